@@ -268,8 +268,12 @@ static ddad_status_t check_numeric(const ddad_h5_t *f, const char *what, const c
     H5T_class_t cls = H5Tget_class(ftype);
     if (cls == H5T_INTEGER || cls == H5T_FLOAT || cls == H5T_ENUM)
         return DDAD_OK;
-    return ddad_fail(DDAD_STATUS_DATA, "%s: %s '%s' does not hold numbers (HDF5 type class %d%s)", f->path, what,
-                     name, (int)cls, cls == H5T_STRING ? ", strings" : "");
+    const char *kind = cls == H5T_STRING     ? "strings"
+                       : cls == H5T_COMPOUND ? "compound records"
+                       : cls == H5T_ARRAY    ? "array elements"
+                       : cls == H5T_VLEN     ? "variable-length sequences"
+                                             : "non-numeric values";
+    return ddad_fail(DDAD_STATUS_DATA, "%s: %s '%s' holds %s, not numbers", f->path, what, name, kind);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -302,9 +306,7 @@ ddad_status_t ddad_h5_open(ddad_h5_t **out, const char *path, ddad_h5_mode_t mod
     if (mode == DDAD_H5_CREATE) {
         file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
         if (file < 0) {
-            int err = errno;
-            st = h5_fail(DDAD_STATUS_IO, path, "cannot create the file (%s; check that the folder exists and is writable)",
-                         err ? strerror(err) : "unknown reason");
+            st = h5_fail(DDAD_STATUS_IO, path, "cannot create the file; check that the folder exists and is writable");
             goto done;
         }
     } else {

@@ -448,6 +448,9 @@ static void test_compression(void)
     ddad_h5_t *g = NULL;
     CU_ASSERT_EQUAL_FATAL(ddad_h5_open(&g, tmp_path("bad.h5"), DDAD_H5_CREATE), DDAD_OK);
     CU_ASSERT_EQUAL(ddad_h5_write(g, "x", DDAD_H5_F32, x, shape, 2, 10), DDAD_STATUS_USAGE);
+    /* 6 MB rows: chunks are split below one row */
+    const int64_t big[3] = {3, 1500, 1000};
+    CU_ASSERT_EQUAL(ddad_h5_create_dataset(g, "big", DDAD_H5_F32, big, 3, 1), DDAD_OK);
     CU_ASSERT_EQUAL(ddad_h5_close(g), DDAD_OK);
     free(x);
     CU_ASSERT_EQUAL(run_python("check_zip.py",
@@ -456,7 +459,9 @@ static void test_compression(void)
                                "assert d.compression == 'gzip' and d.shuffle, (d.compression, d.shuffle)\n"
                                "assert d.chunks[1] == 500 and d.chunks[0] >= 1, d.chunks\n"
                                "assert np.array_equal(d[()], (np.arange(200000) % 50).astype(np.float32).reshape(400, 500))\n"
-                               "assert h5py.File('raw.h5', 'r')['x'].chunks is None\n"),
+                               "assert h5py.File('raw.h5', 'r')['x'].chunks is None\n"
+                               "c = h5py.File('bad.h5', 'r')['big'].chunks\n"
+                               "assert c[0] == 1 and 4 * c[0] * c[1] * c[2] <= 4 << 20 and c[1] * c[2] >= 1 << 19, c\n"),
                     0);
     end();
 }
@@ -494,6 +499,8 @@ static void test_read_h5py_file(void)
                    "    f.attrs['arr1_f'] = np.array([1.5])\n"
                    "    f.attrs['arr1_i'] = np.array([9], dtype=np.int64)\n"
                    "    f.attrs['i32'] = np.int32(12)\n"
+                   "    f.attrs['flag'] = np.bool_(True)\n"
+                   "    f.attrs['f32'] = np.float32(0.5)\n"
                    "    f.attrs['arr3'] = np.array([1, 2, 3])\n"
                    "    f.attrs['str'] = 'hello \\u00e9'\n"
                    "    f.attrs['bytes'] = np.bytes_(b'fixed')\n"
@@ -591,6 +598,12 @@ static void test_read_h5py_file(void)
     CU_ASSERT_EQUAL(ai, 9);
     CU_ASSERT_EQUAL(ddad_h5_get_attr_i64(f, "/", "i32", &ai), DDAD_OK);
     CU_ASSERT_EQUAL(ai, 12);
+    CU_ASSERT_EQUAL(ddad_h5_get_attr_i64(f, "/", "flag", &ai), DDAD_OK); /* h5py's bool enum */
+    CU_ASSERT_EQUAL(ai, 1);
+    CU_ASSERT_EQUAL(ddad_h5_get_attr_f64(f, "/", "f32", &av), DDAD_OK);
+    CU_ASSERT_EQUAL(av, 0.5);
+    CU_ASSERT_EQUAL(ddad_h5_get_attr_f64(f, "/", "str", &av), DDAD_STATUS_DATA);
+    CU_ASSERT(msg_has("holds strings"));
     CU_ASSERT_EQUAL(ddad_h5_get_attr_i64(f, "/", "arr3", &ai), DDAD_STATUS_DATA);
     CU_ASSERT(msg_has("arr3") && msg_has("3 values"));
     CU_ASSERT_EQUAL(ddad_h5_get_attr_i64(f, "a", "n", &ai), DDAD_OK);
