@@ -76,7 +76,9 @@ ddad_status_t ddad_fail_context(ddad_status_t st, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, tl_msg, sizeof old);
-    snprintf(tl_msg, sizeof tl_msg, "%s: %s", prefix, old);
+    int np = snprintf(tl_msg, sizeof tl_msg, "%s: ", prefix);
+    if (np > 0 && (size_t)np < sizeof tl_msg)
+        snprintf(tl_msg + np, sizeof tl_msg - (size_t)np, "%.*s", (int)(sizeof tl_msg - (size_t)np - 1), old);
     return st;
 }
 

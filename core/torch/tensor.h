@@ -15,9 +15,10 @@
  * scope is open (see below). Inputs are borrowed.
  *
  * Scopes: model code creates many temporaries. Between ddad_scope_begin() and
- * ddad_scope_end(mark) every newly created handle is recorded and freed by
- * ddad_scope_end(), except handles passed to ddad_tensor_keep() (those become
- * owned by the caller again). Scopes nest.
+ * ddad_scope_end(token) every newly created handle is recorded and freed by
+ * ddad_scope_end(), except handles passed to ddad_tensor_keep() (those move to
+ * the enclosing scope, or to the caller when no scope encloses). Scopes nest;
+ * ending a scope also ends any inner scope left open.
  *
  *     size_t mark = ddad_scope_begin();
  *     ddad_status_t st = DDAD_OK;
@@ -100,10 +101,15 @@ void ddad_tune_allocator(void);
 
 /* ---- scopes ------------------------------------------------------------- */
 
+/* Returns a token for ddad_scope_end (the nesting depth). */
 size_t ddad_scope_begin(void);
-void ddad_scope_end(size_t mark);
-/* Takes t out of every open scope: the caller owns it again. Returns t. */
+void ddad_scope_end(size_t token);
+/* Moves t from the innermost scope to the enclosing one (or to the caller
+ * when no scope encloses). Returns t. */
 ddad_tensor_t *ddad_tensor_keep(ddad_tensor_t *t);
+/* Takes t out of all open scopes (for long-lived tensors such as
+ * parameters created while model code has a scope open). Returns t. */
+ddad_tensor_t *ddad_tensor_persist(ddad_tensor_t *t);
 /* Number of live handles (for leak tests). */
 size_t ddad_tensor_live_count(void);
 
@@ -216,7 +222,7 @@ typedef enum ddad_unary {
 ddad_status_t ddad_unary(ddad_tensor_t **out, const ddad_tensor_t *a, ddad_unary_t op);
 /* Shorthands for the common ones. */
 ddad_status_t ddad_exp(ddad_tensor_t **out, const ddad_tensor_t *a);
-ddad_status_t ddad_log(ddad_tensor_t **out, const ddad_tensor_t *a);
+ddad_status_t ddad_tensor_log(ddad_tensor_t **out, const ddad_tensor_t *a); /* natural log */
 ddad_status_t ddad_sqrt(ddad_tensor_t **out, const ddad_tensor_t *a);
 ddad_status_t ddad_silu(ddad_tensor_t **out, const ddad_tensor_t *a);
 ddad_status_t ddad_relu(ddad_tensor_t **out, const ddad_tensor_t *a);
