@@ -1082,17 +1082,24 @@ static ddad_status_t validate_categories(const ddad_config_t *cfg, const origin_
                 j++;
             if (j == nk)
                 return vfail(o, "data.category",
-                             "data.category: '%s' is not a %s category (did you mean '%s'?); allowed: %s, or all",
+                             "data.category: '%s' is not one of the %s categories (did you mean '%s'?); allowed: %s, or all",
                              c->v[i], known_list_name(cfg), closest_name(c->v[i], known, nk), all);
         }
     }
     const char *names[DDAD_CONFIG_MAX_NAMES];
     size_t n = ddad_config_categories(cfg, names, DDAD_CONFIG_MAX_NAMES);
-    if (ddad_config_is_unified(cfg) && cfg->model.num_classes == 0)
+    if (ddad_config_is_unified(cfg) && cfg->model.num_classes == 0) {
+        int need = 0;
+        for (size_t i = 0; i < n && i < DDAD_CONFIG_MAX_NAMES; i++) {
+            int label = ddad_config_category_index(cfg, names[i]);
+            if (label + 1 > need)
+                need = label + 1;
+        }
         return vfail(o, "model.num_classes",
                      "model.num_classes = 0, but a unified model (data.category a list or all) is class-conditional; "
-                     "set model.num_classes to at least %zu",
-                     known ? nk : n);
+                     "set model.num_classes to at least %d",
+                     need);
+    }
     if (cfg->model.num_classes > 0)
         for (size_t i = 0; i < n && i < DDAD_CONFIG_MAX_NAMES; i++) {
             int label = ddad_config_category_index(cfg, names[i]);
@@ -1246,6 +1253,8 @@ void ddad_config_print(const ddad_config_t *cfg, FILE *out, ddad_config_format_t
     fprintf(out, "%s\n| %-*s | %-*s |\n%s\n", rule, (int)kw, "key", (int)vw, "value", rule);
     for (size_t i = 0; i < n; i++) {
         value_text(cfg, &keys[i], false, val, VALUE_TEXT_MAX);
+        if (!*val) /* show an empty string as "" */
+            snprintf(val, VALUE_TEXT_MAX, "\"\"");
         fprintf(out, "| %-*s | %-*s |\n", (int)kw, keys[i].path, (int)vw, val);
     }
     fprintf(out, "%s\n", rule);

@@ -363,7 +363,7 @@ static void test_error_cross_field(void)
         {"score.topk=70000", "score.topk = 70000", "65536 pixels"},
         {"recon.record=[0,200]", "recon.record: round 200", "recon.rounds = 100"},
         {"train.precision=fp16", "fp16 needs a CUDA device", "'cpu'"},
-        {"data.category=botle", "'botle' is not a MVTec AD category", "did you mean 'bottle'"},
+        {"data.category=botle", "'botle' is not one of the MVTec AD categories", "did you mean 'bottle'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ddad_config_t c;
@@ -548,7 +548,7 @@ static void test_categories(void)
     expect_msg(ddad_last_error(), "model.num_classes = 11", "pipe_fryum", "at least 12", (const char *)NULL);
     const char *visa_bad[] = {"data.format=visa", "data.category=candel"};
     CU_ASSERT_EQUAL(ddad_config_load(&d, NULL, visa_bad, 2), DDAD_STATUS_CONFIG);
-    expect_msg(ddad_last_error(), "'candel' is not a VisA category", "did you mean 'candle'", (const char *)NULL);
+    expect_msg(ddad_last_error(), "'candel' is not one of the VisA categories", "did you mean 'candle'", (const char *)NULL);
 
     /* any other mvtec-layout root: names are checked later by the indexer */
     c = load_ok(NULL, (const char *[]){"data.root=/data/parts", "data.category=[gear, bolt]", "model.num_classes=2"},
@@ -560,7 +560,10 @@ static void test_categories(void)
     /* unified without class embedding */
     const char *uncond[] = {"data.category=all", "model.num_classes=0"};
     CU_ASSERT_EQUAL(ddad_config_load(&d, NULL, uncond, 2), DDAD_STATUS_CONFIG);
-    expect_msg(ddad_last_error(), "model.num_classes = 0", "class-conditional", (const char *)NULL);
+    expect_msg(ddad_last_error(), "model.num_classes = 0", "class-conditional", "at least 15", (const char *)NULL);
+    const char *uncond2[] = {"data.category=[bottle, pill]", "model.num_classes=0"};
+    CU_ASSERT_EQUAL(ddad_config_load(&d, NULL, uncond2, 2), DDAD_STATUS_CONFIG);
+    expect_msg(ddad_last_error(), "at least 9", (const char *)NULL); /* pill = label 8 */
 }
 
 static void test_run_dir(void)
@@ -803,7 +806,7 @@ static void test_foreach_and_print(void)
     FILE *f = open_memstream(&buf, &len);
     ddad_config_print(&c, f, DDAD_CONFIG_FORMAT_TABLE);
     fclose(f);
-    expect_msg(buf, "| key ", "| model.attention_resolutions |", "| [32, 16, 8]", "| score.alpha ", "0.5",
+    expect_msg(buf, "| key ", "| model.attention_resolutions |", "| [32, 16, 8]", "| score.alpha ", "0.5", "| \"\" ",
                (const char *)NULL);
     size_t lines = 0;
     for (char *p = buf; *p; p++)
