@@ -960,7 +960,15 @@ ddad_status_t ddad_config_set(ddad_config_t *cfg, const char *assignment)
 {
     if (!cfg)
         return ddad_fail(DDAD_STATUS_USAGE, "ddad_config_set: cfg is NULL");
-    return apply_assignment(cfg, assignment, NULL);
+    ddad_config_t *tmp = malloc(sizeof *tmp); /* cfg stays unchanged on failure */
+    if (!tmp)
+        return ddad_fail(DDAD_STATUS_NOMEM, "--set: out of memory");
+    *tmp = *cfg;
+    ddad_status_t st = apply_assignment(tmp, assignment, NULL);
+    if (st == DDAD_OK)
+        *cfg = *tmp;
+    free(tmp);
+    return st;
 }
 
 static ddad_status_t validate_impl(const ddad_config_t *cfg, const origin_t *origins);

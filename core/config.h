@@ -228,8 +228,9 @@ ddad_status_t ddad_config_load(ddad_config_t *cfg, const char *path, const char 
 ddad_status_t ddad_config_load_string(ddad_config_t *cfg, const char *yaml, const char *name,
                                       const char *const *overrides, size_t n_overrides);
 
-/* Applies one "key.path=value" assignment (no validation). Lists are written
- * "[1,2,3]" or "1,2,3"; quotes around a string are optional. */
+/* Applies one "key.path=value" assignment (no cross-field validation; the
+ * value's own type and bounds are checked). Lists are written "[1,2,3]" or
+ * "1,2,3"; quotes around a string are optional. cfg is unchanged on failure. */
 ddad_status_t ddad_config_set(ddad_config_t *cfg, const char *assignment);
 
 /* Cross-field checks (UNet geometry, timesteps vs respacing, categories vs

@@ -445,6 +445,12 @@ static void test_set_overrides(void)
     CU_ASSERT_STRING_EQUAL(c.model.init, "w/adm=1.h5");
     CU_ASSERT_EQUAL(ddad_config_set(&c, "score.method=rgb"), DDAD_OK);
     CU_ASSERT_EQUAL(c.score.method, DDAD_SCORE_METHOD_RGB);
+    /* a rejected value leaves the config as it was */
+    CU_ASSERT_EQUAL(ddad_config_set(&c, "data.image_size=4"), DDAD_STATUS_CONFIG);
+    CU_ASSERT_EQUAL(c.data.image_size, 256);
+    CU_ASSERT_EQUAL(ddad_config_set(&c, "score.timesteps=[1,2,x]"), DDAD_STATUS_CONFIG);
+    CU_ASSERT_EQUAL(c.score.timesteps.n, 3);
+    CU_ASSERT_EQUAL(c.score.timesteps.v[0], 5);
     CU_ASSERT_EQUAL(ddad_config_set(&c, "data.format=visa"), DDAD_OK);
     CU_ASSERT_EQUAL(c.data.format, DDAD_DATA_FORMAT_VISA);
 }
