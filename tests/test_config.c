@@ -578,9 +578,9 @@ static void test_run_dir(void)
     ddad_config_t c = load_ok(NULL, NULL, 0);
     CU_ASSERT_EQUAL(ddad_config_run_dir(&c, buf, sizeof buf), DDAD_OK);
     CU_ASSERT_STRING_EQUAL(buf, "runs/mvtec/bottle");
-    c = load_ok(NULL, (const char *[]){"data.category=all", "run.name=a1", "run.dir=/tmp/r"}, 3);
+    c = load_ok(NULL, (const char *[]){"data.category=all", "run.name=a1", "run.dir=/srv/r"}, 3);
     CU_ASSERT_EQUAL(ddad_config_run_dir(&c, buf, sizeof buf), DDAD_OK);
-    CU_ASSERT_STRING_EQUAL(buf, "/tmp/r/mvtec/unified/a1");
+    CU_ASSERT_STRING_EQUAL(buf, "/srv/r/mvtec/unified/a1");
     CU_ASSERT_EQUAL(ddad_config_run_dir(&c, buf, 8), DDAD_STATUS_CONFIG);
 }
 
