@@ -16,6 +16,9 @@ Commands
   label --n N --h H --w W --mask U8FILE --out I32FILE
         scipy.ndimage.label with a 3x3 ones structure on each of N masks;
         writes the int32 labels (N, H, W) (each mask's count is its max).
+  h5    --maps H5 [--limit L] --out TXT
+        the same lines as raw for a ddad maps file (image scores from /scores
+        when present, otherwise the max of each map).
   gen   --out H5 --n N --size S [--seed K]
         writes a realistic ddad-maps file (smooth random maps, blob defects on
         half of the images).
@@ -121,24 +124,39 @@ def cmd_raw(a):
     shape = (a.n, a.h, a.w)
     maps = np.fromfile(a.maps, dtype="<f4").reshape(shape)
     masks = np.fromfile(a.masks, dtype=np.uint8).reshape(shape)
+    scores = np.fromfile(a.scores, dtype="<f4") if a.scores else None
+    labels = np.fromfile(a.labels, dtype=np.uint8) if a.labels else None
+    write_all(a.out, maps, masks, scores, labels, a.limit)
+
+
+def cmd_h5(a):
+    import h5py
+
+    with h5py.File(a.maps, "r") as f:
+        maps = f["maps"][()]
+        masks = f["masks"][()]
+        labels = f["labels"][()]
+        scores = f["scores"][()] if "scores" in f else maps.reshape(len(maps), -1).max(axis=1)
+    write_all(a.out, maps, masks, scores, labels, a.limit)
+
+
+def write_all(path, maps, masks, scores, labels, limit):
     out = []
     if masks.any() and not masks.all():
         out.append(("pixel_auroc", sk_auroc(maps, masks)))
-        out.append(("au_pro", au_pro(maps, masks, a.limit)))
+        out.append(("au_pro", au_pro(maps, masks, limit)))
         f1, thr = sk_f1_max(maps, masks)
         out.append(("pixel_f1_max", f1))
         out.append(("pixel_f1_threshold", thr))
     regions = sum(label(m != 0, np.ones((3, 3), dtype=int))[1] for m in masks)
     out.append(("num_regions", regions))
-    if a.scores:
-        scores = np.fromfile(a.scores, dtype="<f4")
-        labels = np.fromfile(a.labels, dtype=np.uint8)
+    if scores is not None:
         if labels.any() and not labels.all():
             out.append(("image_auroc", sk_auroc(scores, labels)))
             f1, thr = sk_f1_max(scores, labels)
             out.append(("image_f1_max", f1))
             out.append(("image_f1_threshold", thr))
-    with open(a.out, "w") as f:
+    with open(path, "w") as f:
         for k, v in out:
             f.write(f"{k} {fmt(v)}\n")
 
@@ -150,8 +168,8 @@ def cmd_label(a):
 
 
 def smooth_field(rng, n, size, cells=8):
-    """Smooth random maps: bicubic-free upsampling of a coarse noise grid by
-    separable linear interpolation (N, S, S)."""
+    """Smooth random maps (N, S, S): a coarse Gaussian noise grid upsampled
+    by separable linear interpolation."""
     coarse = rng.standard_normal((n, cells + 1, cells + 1)).astype(np.float32)
     t = np.linspace(0, cells, size, dtype=np.float32)
     i0 = np.minimum(t.astype(int), cells - 1)
@@ -227,6 +245,10 @@ def main(argv):
     lb.add_argument("--w", type=int, required=True)
     lb.add_argument("--mask", required=True)
     lb.add_argument("--out", required=True)
+    h = sub.add_parser("h5")
+    h.add_argument("--maps", required=True)
+    h.add_argument("--limit", type=float, default=0.3)
+    h.add_argument("--out", required=True)
     g = sub.add_parser("gen")
     g.add_argument("--out", required=True)
     g.add_argument("--n", type=int, default=200)
@@ -237,7 +259,7 @@ def main(argv):
     b.add_argument("--limit", type=float, default=0.3)
     b.add_argument("--skip-pro", action="store_true")
     a = ap.parse_args(argv)
-    {"raw": cmd_raw, "label": cmd_label, "gen": cmd_gen, "bench": cmd_bench}[a.cmd](a)
+    {"raw": cmd_raw, "h5": cmd_h5, "label": cmd_label, "gen": cmd_gen, "bench": cmd_bench}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,61 @@
+/* core/report.h - metrics records per category and their output as a human
+ * table (percent, one decimal, with a mean row, like the paper's Table 1),
+ * CSV and JSON.
+ *
+ *     ddad_metrics_record_t rec;
+ *     if (ddad_metrics_from_mapsfile("runs/bottle/maps.h5", 0.3, &rec)) ... error
+ *     ddad_report_write(stdout, &rec, 1, DDAD_REPORT_TABLE);
+ *
+ * Undefined metrics are NaN in a record; the table prints "-", CSV an empty
+ * field, JSON null, and the record's notes say why. The mean row averages
+ * the defined values of each column; its images column is the total.
+ */
+#ifndef DDAD_REPORT_H
+#define DDAD_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ddad_metrics_record {
+    char category[64];
+    int64_t images;
+    double image_auroc;        /* fractions in [0, 1]; NaN when undefined      */
+    double pixel_auroc;
+    double au_pro;             /* normalised by au_pro_limit                    */
+    double au_pro_limit;
+    double pixel_f1_max, pixel_f1_threshold;
+    double image_f1_max, image_f1_threshold;
+    char notes[256];           /* why a metric is undefined, where scores came from */
+} ddad_metrics_record_t;
+
+typedef enum ddad_report_format {
+    DDAD_REPORT_TABLE = 0,
+    DDAD_REPORT_CSV,
+    DDAD_REPORT_JSON
+} ddad_report_format_t;
+
+/* Parses "table", "csv" or "json" (USAGE status otherwise). */
+ddad_status_t ddad_report_format_parse(const char *s, ddad_report_format_t *fmt);
+
+/* Writes n records to out; the table adds a mean row when n > 1. IO status
+ * when the stream reports an error. */
+ddad_status_t ddad_report_write(FILE *out, const ddad_metrics_record_t *recs, size_t n, ddad_report_format_t fmt);
+
+/* Evaluates a maps file (core/mapsfile.h): pixel AUROC, AU-PRO up to
+ * pro_limit, pixel F1-max over every pixel, and image AUROC / F1-max from
+ * the file's /scores or, when absent, the max of each map (MVTec AD's
+ * official protocol). Streams the maps (see metrics.h for the memory).
+ * Undefined metrics become NaN with a note; errors return a status. */
+ddad_status_t ddad_metrics_from_mapsfile(const char *path, double pro_limit, ddad_metrics_record_t *rec);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
