@@ -183,7 +183,9 @@ ddad_status_t fail_from_exception(const char *op, std::initializer_list<Arg> arg
     } catch (const std::invalid_argument &e) {
         return ddad_fail(DDAD_STATUS_USAGE, "%s: %s%s", op, e.what(), shapes.c_str());
     } catch (const std::exception &e) {
-        return ddad_fail(DDAD_STATUS_INTERNAL, "%s: %s%s", op, first_line(e.what()).c_str(), shapes.c_str());
+        // libtorch reports some invalid arguments (e.g. reshape sizes) with
+        // plain standard exceptions
+        return ddad_fail(DDAD_STATUS_SHAPE, "%s: %s%s", op, first_line(e.what()).c_str(), shapes.c_str());
     } catch (...) {
         return ddad_fail(DDAD_STATUS_INTERNAL, "%s: unknown exception%s", op, shapes.c_str());
     }
@@ -1098,11 +1100,13 @@ ddad_status_t ddad_pad2d(ddad_tensor_t **out, const ddad_tensor_t *x, int64_t le
 extern "C++" { template <class F>
 ddad_status_t inplace(const char *op, ddad_tensor_t *dst, const ddad_tensor_t *src, F &&f)
 {
-    auto args = src ? std::initializer_list<Arg>{{"dst", dst}, {"src", src}} : std::initializer_list<Arg>{{"dst", dst}};
-    return guard(op, args, [&] {
+    auto body = [&] {
         at::NoGradGuard no_grad;
         f();
-    });
+    };
+    if (src)
+        return guard(op, {{"dst", dst}, {"src", src}}, body);
+    return guard(op, {{"dst", dst}}, body);
 }
 }
 
