@@ -307,7 +307,7 @@ static ddad_status_t unet_build(ddad_unet_t *u, const ddad_unet_options_t *o, bu
             if (o->resblock_updown) {
                 DDAD_TRY(build_res(b, &blk->layers[0], p, ch, ch, E, o->use_scale_shift_norm, -1));
             } else {
-                char q[DDAD_PARAM_NAME_MAX];
+                char q[DDAD_PARAM_NAME_MAX + 8];
                 snprintf(q, sizeof q, "%s.op", p);
                 blk->layers[0].kind = DDAD_UNET_LAYER_DOWN;
                 DDAD_TRY(decl_affine(b, &blk->layers[0].conv_w, &blk->layers[0].conv_b, false, ch, ch, 2, 3, q));
@@ -352,7 +352,7 @@ static ddad_status_t unet_build(ddad_unet_t *u, const ddad_unet_options_t *o, bu
                 if (o->resblock_updown) {
                     DDAD_TRY(build_res(b, &blk->layers[nl++], p, ch, ch, E, o->use_scale_shift_norm, +1));
                 } else {
-                    char q[DDAD_PARAM_NAME_MAX];
+                    char q[DDAD_PARAM_NAME_MAX + 8];
                     snprintf(q, sizeof q, "%s.conv", p);
                     blk->layers[nl].kind = DDAD_UNET_LAYER_UP;
                     DDAD_TRY(decl_affine(b, &blk->layers[nl].conv_w, &blk->layers[nl].conv_b, false, ch, ch, 2, 3, q));
