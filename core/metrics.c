@@ -304,7 +304,7 @@ ddad_status_t ddad_metrics_label8(const uint8_t *mask, int64_t h, int64_t w, int
 /* ---- pixel level ------------------------------------------------------ */
 
 #define HI_BINS 65536
-#define SCAN_MIN 4096 /* buckets at least this large scan all 65536 low values */
+#define SCAN_MIN 16384 /* buckets at least this large scan all 65536 low values */
 
 static ddad_status_t arrays_get(void *user, int64_t i, const float **map, const uint8_t **mask)
 {
@@ -343,7 +343,7 @@ typedef struct pix {
     /* sweep tables over the 65536 low values of one bucket */
     uint32_t *tneg, *tpos;
     double *tpro;
-    uint16_t *touched;
+    uint16_t *touched, *touched_tmp; /* (SCAN_MIN) distinct low values of a small bucket */
 } pix_t;
 
 static void pix_free(pix_t *p)
@@ -360,6 +360,7 @@ static void pix_free(pix_t *p)
     free(p->tpos);
     free(p->tpro);
     free(p->touched);
+    free(p->touched_tmp);
 }
 
 static ddad_status_t nonfinite_fail(int64_t i, int64_t k, int64_t w, float v)
@@ -500,10 +501,30 @@ static ddad_status_t pix_scatter(pix_t *p)
     return DDAD_OK;
 }
 
-static int u16_desc(const void *a, const void *b)
+/* Sorts n uint16 ascending: insertion sort when tiny, else two 8-bit LSD
+ * counting passes through tmp. */
+static void sort_u16(uint16_t *v, uint16_t *tmp, size_t n)
 {
-    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
-    return (x < y) - (x > y);
+    if (n <= 32) {
+        for (size_t i = 1; i < n; i++) {
+            uint16_t x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    for (int shift = 0; shift < 16; shift += 8) {
+        size_t cnt[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            cnt[((v[i] >> shift) & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++)
+            cnt[b + 1] += cnt[b];
+        for (size_t i = 0; i < n; i++)
+            tmp[cnt[(v[i] >> shift) & 0xff]++] = v[i];
+        memcpy(v, tmp, n * sizeof *v);
+    }
 }
 
 /* Sweeps one high bucket: accumulates per low value, visits the values in
@@ -539,8 +560,8 @@ static void pix_sweep_bucket(pix_t *p, sweep_t *s, uint32_t hi)
         }
         return;
     }
-    qsort(p->touched, nt, sizeof *p->touched, u16_desc);
-    for (size_t t = 0; t < nt; t++) {
+    sort_u16(p->touched, p->touched_tmp, nt);
+    for (size_t t = nt; t-- > 0;) {
         uint16_t lo = p->touched[t];
         sweep_step(s, key_to_float((hi << 16) | lo), p->tneg[lo], p->tpos[lo], p->tpro[lo]);
         p->tneg[lo] = p->tpos[lo] = 0;
@@ -557,7 +578,8 @@ static ddad_status_t pix_alloc_tables(pix_t *p)
     p->tpos = calloc(HI_BINS, sizeof *p->tpos);
     p->tpro = calloc(HI_BINS, sizeof *p->tpro);
     p->touched = malloc(SCAN_MIN * sizeof *p->touched);
-    int ok = p->cnt && p->cur && p->tneg && p->tpos && p->tpro && p->touched;
+    p->touched_tmp = malloc(SCAN_MIN * sizeof *p->touched_tmp);
+    int ok = p->cnt && p->cur && p->tneg && p->tpos && p->tpro && p->touched && p->touched_tmp;
     if (ok && (p->what & DDAD_METRICS_PRO)) {
         p->labels = malloc((size_t)(src->h * src->w) * sizeof *p->labels);
         p->parent = malloc((size_t)(src->h * ((src->w + 1) / 2) + 1) * sizeof *p->parent);

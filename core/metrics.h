@@ -37,9 +37,10 @@
  *   and, for anomalous pixels only, its global region id (uint32). The sweep
  *   walks high buckets from the top; inside one it accumulates per low-16
  *   value (#normal, #anomalous, sum of 1/area) and visits the touched values in
- *   descending order (sorting the touched list for small buckets, scanning all
- *   65536 for large ones). Cost O(P log 4096) worst case, O(P) typical, for P
- *   pixels; single-threaded.
+ *   descending order (two 8-bit radix passes over the touched list for
+ *   buckets under 16384 pixels, a scan of all 65536 values for larger ones,
+ *   i.e. at most 4 steps per pixel). Cost O(P) for P pixels, two reads of
+ *   the maps; single-threaded.
  *   Memory beyond the maps: 2 bytes per pixel + 4 bytes per anomalous pixel
  *   (only when AU-PRO is asked for) + ~3 MB of tables + per-image scratch of
  *   8 bytes per pixel of ONE image for component labelling.

@@ -1,0 +1,57 @@
+#!/bin/sh
+# experiments/bench/bench_metrics.sh - pixel metrics: ddad (C) against
+# sklearn's roc_curve + auc / precision_recall_curve and the NumPy reference
+# AU-PRO (metrics_reference.py), on the same maps file in one run; then the C
+# path alone on 150 maps of 1024 x 1024.
+#
+#   cmake --build build --target bench_metrics
+#   experiments/bench/bench_metrics.sh [BUILD_DIR]       (default: build)
+#
+# Environment: PYTHON (default /usr/bin/python3), N (200), SIZE (256),
+# BIG_N (150), BIG_SIZE (1024; BIG_N=0 skips the large run), REPEAT (3).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-build}
+bench="$build/bin/bench_metrics"
+python=${PYTHON:-/usr/bin/python3}
+n=${N:-200}
+size=${SIZE:-256}
+big_n=${BIG_N:-150}
+big_size=${BIG_SIZE:-1024}
+repeat=${REPEAT:-3}
+[ -x "$bench" ] || { echo "bench_metrics.sh: $bench not built (cmake --build $build --target bench_metrics)" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "generating $n maps of $size x $size ..." >&2
+"$python" "$here/metrics_reference.py" gen --out "$work/maps.h5" --n "$n" --size "$size"
+"$bench" file "$work/maps.h5" "$repeat" > "$work/c.txt"
+"$python" "$here/metrics_reference.py" bench --maps "$work/maps.h5" > "$work/py.txt"
+
+echo "## Pixel metrics, $n x $size x $size ($(awk '/^pixels/{print $2}' "$work/c.txt") pixels)"
+echo
+echo "| metric | C cpu (s) | reference cpu (s) | speed-up | C wall (s) | ref. wall (s) | C value | reference value |"
+echo "|---|---|---|---|---|---|---|---|"
+awk 'NR == FNR { ct[$1] = $2; cv[$1] = $3; cw[$1] = $4; next }
+     { printf "| %s | %.3f | %.3f | %.0fx | %.3f | %.3f | %.6f | %.6f |\n", $1, ct[$1], $2, $2 / ct[$1], cw[$1], $4, cv[$1], $3 }' \
+    "$work/c.txt" "$work/py.txt"
+awk '/^all_three/ { printf "| all three in one pass (C) | %.3f | | | %.3f | | | |\n", $2, $4 }' "$work/c.txt"
+echo
+echo "reference: sklearn roc_curve+auc (pixel_auroc), NumPy transcription of MVTec's AU-PRO"
+echo "(au_pro, limit 0.3), sklearn precision_recall_curve (pixel_f1_max). C: best of $repeat;"
+echo "cpu = CPU time of the process (robust when the machine is shared), speed-up on cpu."
+awk '/^peak_rss_mb/ { p = $2 } /^maps_masks_mb/ { m = $2 } /^bytes_per_pixel/ { b = $2 }
+     END { printf "C peak RSS %.1f MB (maps + masks %.1f MB); %.2f bytes per pixel beyond them\n", p, m, b }' "$work/c.txt"
+
+if [ "$big_n" -gt 0 ]; then
+    echo
+    echo "## C only, $big_n x $big_size x $big_size (maps made in memory)"
+    echo
+    "$bench" synth "$big_n" "$big_size" 1 > "$work/big.txt"
+    echo "| metric | C cpu (s) | C wall (s) | value |"
+    echo "|---|---|---|---|"
+    awk '$1 ~ /^(pixel_auroc|au_pro|pixel_f1_max|all_three)$/ { printf "| %s | %.3f | %.3f | %.6f |\n", $1, $2, $4, $3 }' "$work/big.txt"
+    awk '/^pixels/ { n = $2 } /^peak_rss_mb/ { p = $2 } /^maps_masks_mb/ { m = $2 } /^bytes_per_pixel/ { b = $2 }
+         END { printf "\n%.0f pixels; peak RSS %.1f MB (maps + masks %.1f MB); %.2f bytes per pixel beyond them\n", n, p, m, b }' \
+        "$work/big.txt"
+fi
