@@ -1,0 +1,125 @@
+/* tests/fuzz/make_seeds.c - writes the seed inputs that only ddad's own
+ * writers make: PNGs (ddad_image_write_png), maps files (ddad_mapsfile_*)
+ * and a checkpoint-shaped HDF5 file (ddad_h5_*). Run by make_seeds.py:
+ *
+ *     fuzz_make_seeds OUT_CORPUS_DIR      (writes OUT/image, OUT/mapsfile, OUT/h5params)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "h5io.h"
+#include "image.h"
+#include "mapsfile.h"
+#include "status.h"
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "fuzz_make_seeds: %s: %s\n", what, ddad_last_error());
+    return 1;
+}
+
+static int write_png(const char *dir, const char *name, int w, int h, int c)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ddad_image_t img = {0};
+    if (ddad_image_alloc(&img, w, h, c))
+        return fail("alloc");
+    for (size_t i = 0; i < (size_t)w * h * c; i++)
+        img.data[i] = (uint8_t)(i * 29 + 7);
+    ddad_status_t st = ddad_image_write_png(&img, path);
+    ddad_image_free(&img);
+    return st ? fail(path) : 0;
+}
+
+static int write_maps(const char *dir, const char *name, int64_t h, int64_t w, int64_t t, int level)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int64_t ts[2] = {5, 50};
+    ddad_mapsfile_spec_t spec = {.category = "bottle", .resolution = "model", .n = 2, .h = h, .w = w,
+                                 .has_scores = true, .num_timesteps = t, .timesteps = ts,
+                                 .compress_level = level};
+    ddad_mapsfile_writer_t *wr = NULL;
+    float map[64], steps[2 * 64];
+    uint8_t mask[64];
+    for (int i = 0; i < 64; i++) {
+        map[i] = (float)i / 64.0f;
+        mask[i] = i % 5 == 0 ? 255 : 0;
+    }
+    for (int i = 0; i < 128; i++)
+        steps[i] = (float)i * 0.5f;
+    ddad_status_t st = ddad_mapsfile_create(&wr, path, &spec);
+    if (!st)
+        st = ddad_mapsfile_set_attr(wr, "config.alpha", "0.5");
+    const char *names[2] = {"good/000", "crack/001"};
+    for (int i = 0; i < 2 && !st; i++) {
+        ddad_mapsfile_row_t row = {.name = names[i], .label = (uint8_t)i, .score = 0.25f * (float)(i + 1),
+                                   .map = map, .mask = mask, .kl_maps = steps, .feat_maps = steps};
+        st = ddad_mapsfile_append(wr, &row);
+    }
+    if (!st)
+        st = ddad_mapsfile_finish(wr);
+    ddad_mapsfile_writer_free(wr);
+    return st ? fail(path) : 0;
+}
+
+static int write_params(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ddad_h5_t *f = NULL;
+    float w[2 * 3 * 3 * 3], b[2] = {0.5f, -0.5f};
+    for (int i = 0; i < 54; i++)
+        w[i] = (float)i / 54.0f - 0.5f;
+    int64_t ws[4] = {2, 3, 3, 3}, bs[1] = {2}, one[1] = {1};
+    int64_t step = 20;
+    uint8_t rng[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    int64_t rs[1] = {16};
+    const char *cfg[1] = {"seed: 0\ndata:\n  category: bottle\n"};
+    ddad_status_t st = ddad_h5_open(&f, path, DDAD_H5_CREATE);
+    if (!st)
+        st = ddad_h5_set_attr_str(f, "/", "format", "ddad-checkpoint");
+    if (!st)
+        st = ddad_h5_set_attr_i64(f, "/", "format_version", 1);
+    if (!st)
+        st = ddad_h5_set_attr_i64(f, "/", "step", step);
+    if (!st)
+        st = ddad_h5_write(f, "weights/input_blocks.0.0.weight", DDAD_H5_F32, w, ws, 4, 0);
+    if (!st)
+        st = ddad_h5_write(f, "weights/input_blocks.0.0.bias", DDAD_H5_F32, b, bs, 1, 0);
+    if (!st)
+        st = ddad_h5_write(f, "ema/input_blocks.0.0.weight", DDAD_H5_F32, w, ws, 4, 1);
+    if (!st)
+        st = ddad_h5_write(f, "optimizer/step", DDAD_H5_I64, &step, one, 1, 0);
+    if (!st)
+        st = ddad_h5_write(f, "rng/state", DDAD_H5_U8, rng, rs, 1, 0);
+    if (!st)
+        st = ddad_h5_write_strings(f, "config", cfg, 1);
+    ddad_status_t cst = ddad_h5_close(f);
+    return st || cst ? fail(path) : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: fuzz_make_seeds OUT_CORPUS_DIR\n");
+        return 2;
+    }
+    char d[1024];
+    int bad = 0;
+    snprintf(d, sizeof d, "%s/image", argv[1]);
+    mkdir(d, 0755);
+    bad |= write_png(d, "ddad_rgb_7x5.png", 7, 5, 3);
+    bad |= write_png(d, "ddad_gray_4x9.png", 4, 9, 1);
+    snprintf(d, sizeof d, "%s/mapsfile", argv[1]);
+    mkdir(d, 0755);
+    bad |= write_maps(d, "maps_4x4.h5", 4, 4, 0, 0);
+    bad |= write_maps(d, "maps_3x5_steps_deflate.h5", 3, 5, 2, 1);
+    snprintf(d, sizeof d, "%s/h5params", argv[1]);
+    mkdir(d, 0755);
+    bad |= write_params(d, "checkpoint_small.h5");
+    return bad;
+}
