@@ -124,8 +124,9 @@ const char *ddad_effnet_required_name(const ddad_effnet_t *net, size_t i);
 /* x (N, 3, H, W) in [-1, 1] on the weights' device ->
  * taps[i] (N, ddad_effnet_tap_channels[i], H/2^k, W/2^k) for k = 1, 2, 3, 4:
  * the outputs of blocks 1, 5, 9, 21. stem (may be NULL) receives
- * swish(bn0(conv_stem(x))) (N, 48, H/2, W/2). The caller owns the new handles
- * (or, when a scope is open, the innermost open scope does). Builds an autograd graph only if x requires grad. */
+ * swish(bn0(conv_stem(x))) (N, 48, H/2, W/2). The caller owns the new
+ * handles (or, when a scope is open, the innermost open scope does). An
+ * autograd graph is built only if x requires grad (and grad mode is on). */
 ddad_status_t ddad_effnet_forward(const ddad_effnet_t *net, const ddad_tensor_t *x,
                                   ddad_tensor_t *taps[DDAD_EFFNET_NUM_TAPS], ddad_tensor_t **stem);
 
