@@ -17,6 +17,7 @@
  *   config    ddad_config_load_string (+ base files, --set)  text, sections split by "#@@" lines
  *   image     ddad_image_probe / ddad_image_load (RGB, gray)  an image file's bytes
  *   mapsfile  ddad_mapsfile_open / read_image / read_steps   an HDF5 file's bytes
+ *   mapslayout  the same reader on a valid HDF5 file         a layout description (below)
  *   h5params  ddad_h5_open / list / shape / read (checkpoint) an HDF5 file's bytes
  *   dataset   ddad_dataset_index / validate / select         a folder tree, encoded (below)
  *
@@ -338,12 +339,8 @@ static int64_t ddad_fuzz_numel_(const int64_t *shape, int nd)
     return n;
 }
 
-int ddad_fuzz_mapsfile(const uint8_t *data, size_t size)
+static int ddad_fuzz_read_mapsfile_(const char *path)
 {
-    char path[700];
-    ddad_fuzz_path(path, sizeof path, "maps.h5");
-    ddad_fuzz_write_file(path, data, size);
-
     ddad_mapsfile_t *f = NULL;
     ddad_status_t st = ddad_mapsfile_open(&f, path);
     if (st) {
@@ -408,6 +405,112 @@ int ddad_fuzz_mapsfile(const uint8_t *data, size_t size)
     }
     ddad_mapsfile_close(f);
     return DDAD_FUZZ_ACCEPTED;
+}
+
+int ddad_fuzz_mapsfile(const uint8_t *data, size_t size)
+{
+    char path[700];
+    ddad_fuzz_path(path, sizeof path, "maps.h5");
+    ddad_fuzz_write_file(path, data, size);
+    return ddad_fuzz_read_mapsfile_(path);
+}
+
+/* ---- mapslayout --------------------------------------------------------
+ * Input: a description of a maps file's layout, which the harness writes as
+ * a valid HDF5 file with ddad_h5_* and then reads like the mapsfile target.
+ * This reaches ddad's own layout checks without fuzzing libhdf5's parser
+ * (the raw targets do that). Bytes, read in order (0 once exhausted):
+ *   n % 5, h % 6, w % 6, T % 3; a bitmask of datasets to leave out (maps,
+ *   masks, labels, names, scores, kl_maps, feat_maps, timesteps); per
+ *   dataset a type byte (< 128: the right type, else one of the six) and a
+ *   shape byte (bit 0/1/2: one more/one less along dim 0/last dim, bit 7:
+ *   drop the last dim); attribute bytes for format, format_version,
+ *   category, resolution and the timesteps attribute; the rest fills the
+ *   values. */
+typedef struct ddad_fuzz_bytes {
+    const uint8_t *p;
+    size_t n, i;
+} ddad_fuzz_bytes_t;
+
+static uint8_t ddad_fuzz_byte_(ddad_fuzz_bytes_t *b)
+{
+    return b->i < b->n ? b->p[b->i++] : 0;
+}
+
+int ddad_fuzz_mapslayout(const uint8_t *data, size_t size)
+{
+    ddad_fuzz_bytes_t b = {data, size, 0};
+    int64_t n = ddad_fuzz_byte_(&b) % 5, h = ddad_fuzz_byte_(&b) % 6, w = ddad_fuzz_byte_(&b) % 6;
+    int64_t t = ddad_fuzz_byte_(&b) % 3;
+    unsigned omit = ddad_fuzz_byte_(&b);
+    static const char *const names[8] = {"maps", "masks", "labels", "names", "scores", "kl_maps", "feat_maps",
+                                         "timesteps"};
+    static const ddad_h5_type_t right[8] = {DDAD_H5_F32, DDAD_H5_U8,  DDAD_H5_U8,  DDAD_H5_U8,
+                                            DDAD_H5_F32, DDAD_H5_F32, DDAD_H5_F32, DDAD_H5_I64};
+    char path[700];
+    ddad_fuzz_path(path, sizeof path, "layout.h5");
+    ddad_h5_t *f = NULL;
+    if (ddad_h5_open(&f, path, DDAD_H5_CREATE))
+        ddad_fuzz_die_("cannot create the layout file", ddad_last_error());
+    uint8_t fill[8 * 4 * 6 * 6 * 8];
+    for (size_t i = 0; i < sizeof fill; i++)
+        fill[i] = b.i + i < b.n ? b.p[b.i + i] : (uint8_t)i;
+    for (int k = 0; k < 8; k++) {
+        uint8_t tb = ddad_fuzz_byte_(&b), sb = ddad_fuzz_byte_(&b);
+        if (omit & (1u << k))
+            continue;
+        int64_t shape[4];
+        int nd;
+        if (k <= 1) {
+            shape[0] = n, shape[1] = h, shape[2] = w, nd = 3;
+        } else if (k <= 4) {
+            shape[0] = n, nd = 1;
+        } else if (k <= 6) {
+            shape[0] = n, shape[1] = t, shape[2] = h, shape[3] = w, nd = 4;
+        } else {
+            shape[0] = t, nd = 1;
+        }
+        if (sb & 1)
+            shape[0]++;
+        if ((sb & 2) && shape[0] > 0)
+            shape[0]--;
+        if (sb & 4)
+            shape[nd - 1]++;
+        if ((sb & 0x80) && nd > 1)
+            nd--;
+        ddad_status_t st;
+        if (k == 3 && tb < 128) {
+            const char *strs[6] = {"good/000", "", "crack/001", "x/\xff", "a", "b"};
+            st = shape[0] <= 6 ? ddad_h5_write_strings(f, "names", strs, (size_t)shape[0]) : DDAD_OK;
+        } else {
+            ddad_h5_type_t ty = tb < 128 ? right[k] : (ddad_h5_type_t)(tb % 6);
+            st = ddad_h5_write(f, names[k], ty, fill, shape, nd, sb & 0x40 ? 1 : 0);
+        }
+        if (st)
+            ddad_clear_error(); /* a layout the writer refuses is simply absent */
+    }
+    static const char *const formats[4] = {DDAD_MAPSFILE_FORMAT, "ddad-checkpoint", "", "ddad-maps "};
+    static const char *const resolutions[4] = {"model", "original", "", "MODEL"};
+    static const char *const steps[4] = {"5,50", "5", "", "x,y"};
+    uint8_t a = ddad_fuzz_byte_(&b);
+    ddad_status_t st = DDAD_OK;
+    if (!(a & 0x10))
+        st = st ? st : ddad_h5_set_attr_str(f, "/", "format", formats[a & 3]);
+    if (!(a & 0x20))
+        st = st ? st : ddad_h5_set_attr_i64(f, "/", "format_version", (a >> 2) & 3 ? (a >> 2) & 3 : 1);
+    if (!(a & 0x40))
+        st = st ? st : ddad_h5_set_attr_str(f, "/", "category", "bottle");
+    uint8_t r = ddad_fuzz_byte_(&b);
+    if (!(r & 0x10))
+        st = st ? st : ddad_h5_set_attr_str(f, "/", "resolution", resolutions[r & 3]);
+    if (!(r & 0x20) && ddad_h5_exists(f, "kl_maps"))
+        st = st ? st : ddad_h5_set_attr_str(f, "kl_maps", "timesteps", steps[(r >> 2) & 3]);
+    if (!(r & 0x40) && ddad_h5_exists(f, "feat_maps"))
+        st = st ? st : ddad_h5_set_attr_str(f, "feat_maps", "timesteps", steps[(r >> 6) & 3]);
+    ddad_status_t cst = ddad_h5_close(f);
+    if (st || cst)
+        ddad_fuzz_die_("cannot write the layout file", ddad_last_error());
+    return ddad_fuzz_read_mapsfile_(path);
 }
 
 /* ---- h5params ----------------------------------------------------------
@@ -692,13 +795,17 @@ int ddad_fuzz_dataset(const uint8_t *data, size_t size)
             continue;
         snprintf(full, sizeof full, "%s/%s", root, rel);
         ddad_fuzz_mkdirs_(full);
+        /* A record may name a folder below a file, or a file where a folder
+         * is: such records are skipped (the tree is what could be made). */
         if (is_dir) {
             mkdir(full, 0700);
         } else {
-            struct stat sb;
-            if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode))
+            FILE *f = fopen(full, "wb");
+            if (!f)
                 continue;
-            ddad_fuzz_write_file(full, content, csize);
+            if (csize)
+                fwrite(content, 1, csize, f);
+            fclose(f);
         }
     }
 
@@ -758,7 +865,8 @@ int ddad_fuzz_dataset(const uint8_t *data, size_t size)
 /* ---- the table ---------------------------------------------------------- */
 const ddad_fuzz_target_t ddad_fuzz_targets[] = {
     {"config", ddad_fuzz_config},     {"image", ddad_fuzz_image},     {"mapsfile", ddad_fuzz_mapsfile},
-    {"h5params", ddad_fuzz_h5params}, {"dataset", ddad_fuzz_dataset}, {NULL, NULL},
+    {"mapslayout", ddad_fuzz_mapslayout}, {"h5params", ddad_fuzz_h5params}, {"dataset", ddad_fuzz_dataset},
+    {NULL, NULL},
 };
 
 /* Frees the harnesses' process-wide state (for leak checks at exit). */

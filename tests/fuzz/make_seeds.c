@@ -3,12 +3,17 @@
  * and a checkpoint-shaped HDF5 file (ddad_h5_*). Run by make_seeds.py:
  *
  *     fuzz_make_seeds OUT_CORPUS_DIR      (writes OUT/image, OUT/mapsfile, OUT/h5params)
+ *
+ * It also writes OUT/../config.dict, the libFuzzer dictionary of the config
+ * target: every key of the schema (dotted and as its last part) and every
+ * enum value, so that mutations reach the typed checks, not only the parser.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "h5io.h"
 #include "image.h"
 #include "mapsfile.h"
@@ -102,6 +107,28 @@ static int write_params(const char *dir, const char *name)
     return st || cst ? fail(path) : 0;
 }
 
+static int write_dict(const char *corpus)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/../config.dict", corpus);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return 1;
+    fprintf(f, "# libFuzzer dictionary for fuzz_config, written by fuzz_make_seeds.\n");
+    fprintf(f, "\"base: \"\n\"#@@\"\n\": \"\n\"- \"\n\"[\"\n\"]\"\n\"{\"\n\"}\"\n\"=\"\n\"all\"\n");
+    size_t n = 0;
+    const ddad_config_key_t *keys = ddad_config_schema(&n);
+    for (size_t i = 0; i < n; i++) {
+        const char *leaf = strrchr(keys[i].path, '.');
+        fprintf(f, "\"%s\"\n", keys[i].path);
+        if (leaf)
+            fprintf(f, "\"%s\"\n", leaf + 1);
+        for (const char *const *e = keys[i].names; e && *e; e++)
+            fprintf(f, "\"%s\"\n", *e);
+    }
+    return fclose(f) != 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -121,5 +148,6 @@ int main(int argc, char **argv)
     snprintf(d, sizeof d, "%s/h5params", argv[1]);
     mkdir(d, 0755);
     bad |= write_params(d, "checkpoint_small.h5");
+    bad |= write_dict(argv[1]);
     return bad;
 }
