@@ -104,7 +104,17 @@ ddad_status_t ddad_autocast_set(bool on, ddad_device_t dev, ddad_dtype_t dt, boo
         at::ScalarType st = ddad::to_scalar_type(dt);
         if (on && st != at::kHalf && st != at::kBFloat16)
             throw std::invalid_argument("autocast dtype must be f16 or bf16");
-        if (dev.type == DDAD_DEVICE_TYPE_CUDA) {
+        if (dev.type == DDAD_DEVICE_TYPE_CPU && on && st != at::kBFloat16)
+            throw std::invalid_argument("CPU autocast supports bf16 only");
+        at::DeviceType type = dev.type == DDAD_DEVICE_TYPE_CUDA ? at::kCUDA : at::kCPU;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+        if (was_on)
+            *was_on = at::autocast::is_autocast_enabled(type);
+        if (on)
+            at::autocast::set_autocast_dtype(type, st);
+        at::autocast::set_autocast_enabled(type, on);
+#else
+        if (type == at::kCUDA) {
             if (was_on)
                 *was_on = at::autocast::is_enabled();
             if (on)
@@ -113,12 +123,11 @@ ddad_status_t ddad_autocast_set(bool on, ddad_device_t dev, ddad_dtype_t dt, boo
         } else {
             if (was_on)
                 *was_on = at::autocast::is_cpu_enabled();
-            if (on && st != at::kBFloat16)
-                throw std::invalid_argument("CPU autocast supports bf16 only");
             if (on)
                 at::autocast::set_autocast_cpu_dtype(st);
             at::autocast::set_cpu_enabled(on);
         }
+#endif
         if (!on)
             at::autocast::clear_cache();
     });

@@ -1053,9 +1053,9 @@ ddad_status_t ddad_interpolate(ddad_tensor_t **out, const ddad_tensor_t *x, int6
             throw std::invalid_argument("output size must be positive");
         std::vector<int64_t> size{out_h, out_w};
         switch (mode) {
-        case DDAD_INTERP_NEAREST: return at::upsample_nearest2d(x->t, size);
-        case DDAD_INTERP_BILINEAR: return at::upsample_bilinear2d(x->t, size, align_corners);
-        case DDAD_INTERP_BICUBIC: return at::upsample_bicubic2d(x->t, size, align_corners);
+        case DDAD_INTERP_NEAREST: return at::upsample_nearest2d(x->t, at::IntArrayRef(size));
+        case DDAD_INTERP_BILINEAR: return at::upsample_bilinear2d(x->t, at::IntArrayRef(size), align_corners);
+        case DDAD_INTERP_BICUBIC: return at::upsample_bicubic2d(x->t, at::IntArrayRef(size), align_corners);
         case DDAD_INTERP_AREA: return at::adaptive_avg_pool2d(x->t, size);
         }
         throw std::invalid_argument("unknown interpolation mode " + std::to_string((int)mode));

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages ddad needs to build, test and run its
+# demo. Idempotent: packages already present are not touched, and apt is not
+# called at all when nothing is missing. Uses sudo when not run as root.
+#
+#   scripts/install-deps.sh            # build + tests + demo
+#   scripts/install-deps.sh --fuzz     # also clang and its sanitizer runtime
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config git
+  libtorch-dev            # libtorch C++ API (CPU, oneDNN, OpenMP, Gloo)
+  libopenblas0-pthread    # fast BLAS behind libtorch's matmul (attention, linear)
+  libhdf5-dev libyaml-dev libpng-dev libjpeg-dev libcunit1-dev
+  gnuplot-nox             # loss, ROC and PRO plots
+  curl ca-certificates xz-utils unzip tar   # Makefile.data downloads
+  python3-torch python3-torchvision python3-sklearn python3-scipy
+  python3-h5py python3-numpy python3-pil    # independent oracles for the tests
+)
+if [ "${1:-}" = "--fuzz" ]; then
+  pkgs+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} packages already installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
