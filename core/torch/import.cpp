@@ -594,6 +594,7 @@ void check_magic(const char *path)
 }
 
 struct Checkpoint {
+    std::string path;
     std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
     std::vector<Entry> entries;
     std::string container;
@@ -612,7 +613,19 @@ bool is_tensor_dict(const Value &d)
 void open_checkpoint(Checkpoint &ck, const char *path)
 {
     check_magic(path);
-    ck.reader.reset(new caffe2::serialize::PyTorchStreamReader(std::string(path)));
+    try {
+        ck.reader.reset(new caffe2::serialize::PyTorchStreamReader(std::string(path)));
+    } catch (const c10::Error &e) {
+        std::string m = first_line(e.what_without_backtrace());
+        if (m.rfind("[enforce fail", 0) == 0 && m.find("] ") != std::string::npos)
+            m = m.substr(m.find("] ") + 2);
+        while (!m.empty() && (m[0] == '.' || m[0] == ' '))
+            m.erase(0, 1);
+        if (m.find("central directory") != std::string::npos || m.find("zip archive") != std::string::npos)
+            data_error("the zip archive is truncated or corrupt (" + m + "); download or save it again");
+        data_error("a zip archive, but not a PyTorch checkpoint written by torch.save (" + m + ")");
+    }
+    ck.path = path;
     if (ck.reader->hasRecord("byteorder")) {
         auto rec = ck.reader->getRecord("byteorder");
         std::string bo((const char *)std::get<0>(rec).get(), std::get<1>(rec));
@@ -660,6 +673,63 @@ void open_checkpoint(Checkpoint &ck, const char *path)
     }
 }
 
+// CRC-32 (zip's polynomial), to catch corrupt records: libtorch's zip reader
+// is built without miniz's CRC checks.
+uint32_t crc32(const uint8_t *p, size_t n)
+{
+    static uint32_t table[256];
+    static bool init = [] {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+        return true;
+    }();
+    (void)init;
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++)
+        c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+uint64_t rd_le(const uint8_t *b, int k)
+{
+    uint64_t x = 0;
+    for (int i = k; i-- > 0;)
+        x = x << 8 | b[i];
+    return x;
+}
+
+// torch.save writes every record followed by a zip data descriptor
+// (PK\x07\x08, CRC-32, sizes); when it is there, the record's bytes must match.
+void check_crc(Checkpoint &ck, const std::string &name, const uint8_t *data, size_t bytes, const std::string &key)
+{
+    size_t off = ck.reader->getRecordOffset(name);
+    FILE *f = std::fopen(ck.path.c_str(), "rb");
+    if (!f)
+        throw ImportError(DDAD_STATUS_IO, std::string("cannot reopen: ") + std::strerror(errno));
+    uint8_t d[24];
+    size_t got = 0;
+    if (fseeko(f, (off_t)(off + bytes), SEEK_SET) == 0)
+        got = std::fread(d, 1, sizeof d, f);
+    std::fclose(f);
+    if (got < 16 || std::memcmp(d, "PK\x07\x08", 4) != 0)
+        return;
+    bool sizes32 = rd_le(d + 8, 4) == bytes && rd_le(d + 12, 4) == bytes;
+    bool sizes64 = got >= 24 && rd_le(d + 8, 8) == bytes && rd_le(d + 16, 8) == bytes;
+    if (!sizes32 && !sizes64)
+        return;
+    uint32_t want = (uint32_t)rd_le(d + 4, 4), have = crc32(data, bytes);
+    if (want != have) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%08x, recorded %08x", have, want);
+        data_error("record " + name + " (key '" + key + "') fails its CRC-32 check (" + buf +
+                   "): the file is corrupt; download or save it again");
+    }
+}
+
 // Reads the tensor of e as a contiguous float32 tensor.
 at::Tensor read_f32(Checkpoint &ck, const Entry &e)
 {
@@ -668,6 +738,7 @@ at::Tensor read_f32(Checkpoint &ck, const Entry &e)
     auto rec = ck.reader->getRecord("data/" + t.storage_key);
     at::DataPtr &ptr = std::get<0>(rec);
     size_t bytes = std::get<1>(rec);
+    check_crc(ck, "data/" + t.storage_key, (const uint8_t *)ptr.get(), bytes, e.key);
     if (bytes < (size_t)t.storage_numel * esz)
         data_error("key '" + e.key + "': storage record data/" + t.storage_key + " holds " + std::to_string(bytes) +
                    " bytes, " + std::to_string((size_t)t.storage_numel * esz) + " expected");
