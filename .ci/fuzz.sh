@@ -30,9 +30,10 @@ TARGETS=${*:-config image mapslayout dataset}
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 
+mkdir -p "$BUILD"
 cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDDAD_FUZZ=ON >"$BUILD.configure.log" 2>&1 ||
-    { cat "$BUILD.configure.log" >&2; exit 2; }
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDDAD_FUZZ=ON >"$BUILD/configure.log" 2>&1 ||
+    { cat "$BUILD/configure.log" >&2; exit 2; }
 cmake --build "$BUILD" -j2 --target ddad_fuzzers
 
 # Leaks are checked after every input (-detect_leaks=1, the default with

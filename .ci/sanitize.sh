@@ -42,8 +42,9 @@ BUILD=${DDAD_SANITIZE_BUILD:-build-asan}
 SUPP="$PWD/tests/sanitizer"
 
 start=$(date +%s)
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDDAD_SANITIZE=ON >"$BUILD.configure.log" 2>&1 ||
-    { cat "$BUILD.configure.log" >&2; exit 2; }
+mkdir -p "$BUILD"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDDAD_SANITIZE=ON >"$BUILD/configure.log" 2>&1 ||
+    { cat "$BUILD/configure.log" >&2; exit 2; }
 cmake --build "$BUILD" -j2
 built=$(date +%s)
 
