@@ -286,6 +286,9 @@ static ddad_status_t read_info(ddad_mapsfile_t *f)
     in->n = shape[0];
     in->h = shape[1];
     in->w = shape[2];
+    if (in->n <= 0 || in->h <= 0 || in->w <= 0)
+        return ddad_fail(DDAD_STATUS_DATA, "/maps is empty (%lld, %lld, %lld): no image to evaluate",
+                         (long long)in->n, (long long)in->h, (long long)in->w);
     DDAD_TRY(expect_shape(f->h5, "masks", shape, 3));
     DDAD_TRY(ddad_h5_read(f->h5, "labels", DDAD_H5_U8, (void **)&in->labels, shape, &ndim));
     if (ndim != 1 || shape[0] != in->n)

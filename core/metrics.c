@@ -436,6 +436,10 @@ static ddad_status_t pix_regions(pix_t *p, const uint8_t *mask, int64_t *base)
         p->inv_area = a;
         p->cap_regions = cap;
     }
+    if (num == 0) { /* no defect region in this mask (inv_area may still be NULL) */
+        *base = p->num_regions;
+        return DDAD_OK;
+    }
     double *area = p->inv_area + p->num_regions;
     memset(area, 0, (size_t)num * sizeof *area);
     for (int64_t k = 0; k < hw; k++)
