@@ -1,0 +1,461 @@
+/* core/nn/score.c - see score.h */
+#include "score.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+uint64_t ddad_score_noise_seed(uint64_t seed, int64_t image_id, int64_t t)
+{
+    return splitmix64(splitmix64(splitmix64(seed) ^ (uint64_t)image_id) ^ (uint64_t)t);
+}
+
+void ddad_score_maps_free(ddad_score_maps_t *r)
+{
+    if (!r)
+        return;
+    free(r->kl_steps);
+    free(r->feat_steps);
+    free(r->pixel);
+    free(r->feat);
+    free(r->map);
+    free(r->score);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- host steps ------------------------------------------------------------- */
+
+void ddad_score_combine(const float *kl_steps, const float *feat_steps, int64_t n_t, int64_t hw, double alpha,
+                        float *pixel, float *feat, float *map)
+{
+    for (int64_t p = 0; p < hw; p++) {
+        double a = 0, b = 0;
+        for (int64_t k = 0; k < n_t; k++) {
+            a += kl_steps[k * hw + p];
+            if (feat_steps)
+                b += feat_steps[k * hw + p];
+        }
+        a /= (double)n_t;
+        b /= (double)n_t;
+        pixel[p] = (float)a;
+        if (feat_steps) {
+            if (feat)
+                feat[p] = (float)b;
+            map[p] = (float)(alpha * a + (1.0 - alpha) * b);
+        } else {
+            map[p] = (float)a;
+        }
+    }
+}
+
+static int64_t reflect_index(int64_t i, int64_t n)
+{
+    if (n == 1)
+        return 0;
+    while (i < 0 || i >= n) {
+        if (i < 0)
+            i = -i;
+        if (i >= n)
+            i = 2 * (n - 1) - i;
+    }
+    return i;
+}
+
+ddad_status_t ddad_score_smooth(float *map, int64_t h, int64_t w, double sigma, int kernel)
+{
+    if (!(sigma > 0))
+        return DDAD_OK;
+    int64_t k = kernel > 0 ? kernel : 2 * (int64_t)ceil(4.0 * sigma) + 1;
+    if (k % 2 == 0)
+        return ddad_fail(DDAD_STATUS_CONFIG, "score.smooth_kernel: %lld is even; use an odd size or 0 (auto)",
+                         (long long)k);
+    int64_t r = k / 2;
+    double *g = malloc((size_t)k * sizeof *g);
+    float *tmp = malloc((size_t)(h * w) * sizeof *tmp);
+    if (!g || !tmp) {
+        free(g);
+        free(tmp);
+        return ddad_fail(DDAD_STATUS_NOMEM, "smoothing a %lldx%lld map: out of memory", (long long)h, (long long)w);
+    }
+    double s = 0;
+    for (int64_t i = 0; i < k; i++) {
+        double x = (double)(i - r);
+        g[i] = exp(-0.5 * x * x / (sigma * sigma));
+        s += g[i];
+    }
+    for (int64_t i = 0; i < k; i++)
+        g[i] /= s;
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x < w; x++) {
+            double a = 0;
+            for (int64_t i = 0; i < k; i++)
+                a += g[i] * map[y * w + reflect_index(x + i - r, w)];
+            tmp[y * w + x] = (float)a;
+        }
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x < w; x++) {
+            double a = 0;
+            for (int64_t i = 0; i < k; i++)
+                a += g[i] * tmp[reflect_index(y + i - r, h) * w + x];
+            map[y * w + x] = (float)a;
+        }
+    free(g);
+    free(tmp);
+    return DDAD_OK;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+float ddad_score_image(const float *map, int64_t hw, ddad_image_score_t how, int k)
+{
+    if (hw <= 0)
+        return NAN;
+    if (how == DDAD_IMAGE_SCORE_MAX || k <= 1) {
+        float m = map[0];
+        for (int64_t i = 1; i < hw; i++)
+            if (map[i] > m)
+                m = map[i];
+        return m;
+    }
+    int64_t kk = k < hw ? k : hw;
+    float *c = malloc((size_t)hw * sizeof *c);
+    if (!c)
+        return NAN;
+    memcpy(c, map, (size_t)hw * sizeof *c);
+    qsort(c, (size_t)hw, sizeof *c, cmp_desc);
+    double s = 0;
+    for (int64_t i = 0; i < kk; i++)
+        s += c[i];
+    free(c);
+    return (float)(s / (double)kk);
+}
+
+void ddad_score_resize_bilinear(const float *in, int64_t h, int64_t w, float *out, int64_t oh, int64_t ow)
+{
+    const double sy = (double)h / (double)oh, sx = (double)w / (double)ow;
+    for (int64_t y = 0; y < oh; y++) {
+        double fy = ((double)y + 0.5) * sy - 0.5;
+        if (fy < 0)
+            fy = 0;
+        int64_t y0 = (int64_t)fy;
+        if (y0 > h - 1)
+            y0 = h - 1;
+        int64_t y1 = y0 + (y0 < h - 1);
+        double ly = fy - (double)y0;
+        for (int64_t x = 0; x < ow; x++) {
+            double fx = ((double)x + 0.5) * sx - 0.5;
+            if (fx < 0)
+                fx = 0;
+            int64_t x0 = (int64_t)fx;
+            if (x0 > w - 1)
+                x0 = w - 1;
+            int64_t x1 = x0 + (x0 < w - 1);
+            double lx = fx - (double)x0;
+            double v = (1 - ly) * ((1 - lx) * in[y0 * w + x0] + lx * in[y0 * w + x1]) +
+                       ly * ((1 - lx) * in[y1 * w + x0] + lx * in[y1 * w + x1]);
+            out[y * ow + x] = (float)v;
+        }
+    }
+}
+
+/* ---- the model part ------------------------------------------------------------ */
+
+/* One chunk of (image, t) pairs p0 .. p0 + pc - 1 (pair p = image p / T,
+ * timestep index p % T): fills kl_steps / feat_steps at offset p0 * H * W. */
+static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0, const ddad_tensor_t *target,
+                                 const int64_t *class_ids, const int64_t *image_ids, int64_t p0, int64_t pc,
+                                 ddad_generator_t *gen, ddad_score_maps_t *r)
+{
+    const ddad_config_score_t *sc = &m->cfg.score;
+    const ddad_diffusion_t *d = &m->score_diffusion;
+    const ddad_unet_t *u = &m->ema;
+    const int64_t T = r->n_t, H = r->h, W = r->w, HW = H * W;
+    const bool rgb = sc->method == DDAD_SCORE_METHOD_RGB;
+    const bool quirk = !rgb && sc->feature_timestep == DDAD_FEATURE_TIMESTEP_RESPACED_QUIRK;
+    const int64_t fs = rgb ? 0 : m->cfg.features.score_size;
+    ddad_device_t dev = m->device;
+    int64_t *img = malloc((size_t)pc * sizeof *img), *tv = malloc((size_t)pc * sizeof *tv),
+            *yv = malloc((size_t)pc * sizeof *yv);
+    ddad_tensor_t **noise = calloc((size_t)pc, sizeof *noise);
+    size_t mark = ddad_scope_begin();
+    ddad_status_t st = DDAD_OK;
+    if (!img || !tv || !yv || !noise) {
+        st = ddad_fail(DDAD_STATUS_NOMEM, "scoring: out of memory");
+        goto fail;
+    }
+    for (int64_t k = 0; k < pc; k++) {
+        int64_t p = p0 + k;
+        img[k] = p / T;
+        tv[k] = r->timesteps[p % T];
+        yv[k] = class_ids ? class_ids[img[k]] : 0;
+        int64_t id = image_ids ? image_ids[img[k]] : img[k];
+        int64_t shape[3] = {3, H, W};
+        DDAD_TRY(ddad_generator_seed(gen, ddad_score_noise_seed((uint64_t)m->cfg.seed, id, tv[k])));
+        DDAD_TRY(ddad_randn(&noise[k], shape, 3, DDAD_DTYPE_F32, DDAD_CPU, gen));
+    }
+    ddad_tensor_t *idx, *tt, *tnet, *x0c, *nz, *xt, *y = NULL, *out = NULL, *feat = NULL, *kl;
+    DDAD_TRY(ddad_from_buffer(&idx, img, &pc, 1, DDAD_DTYPE_I64));
+    DDAD_TRY(ddad_from_buffer(&tt, tv, &pc, 1, DDAD_DTYPE_I64));
+    DDAD_TRY(ddad_stack(&nz, (const ddad_tensor_t *const *)noise, (size_t)pc, 0));
+    if (dev.type != DDAD_DEVICE_TYPE_CPU) {
+        DDAD_TRY(ddad_to_device(&idx, idx, dev));
+        DDAD_TRY(ddad_to_device(&tt, tt, dev));
+        DDAD_TRY(ddad_to_device(&nz, nz, dev));
+    }
+    if (m->unet_opt.num_classes > 0)
+        DDAD_TRY(ddad_model_labels(m, yv, pc, &y));
+    DDAD_TRY(ddad_index_select(&x0c, x0, 0, idx));
+    DDAD_TRY(ddad_diffusion_q_sample(d, x0c, tt, nz, &xt));
+    DDAD_TRY(ddad_diffusion_map_timesteps(d, tt, &tnet));
+    if (quirk) {
+        DDAD_TRY(ddad_unet_forward(u, xt, tnet, y, 0, &out, NULL));
+        DDAD_TRY(ddad_unet_forward_ex(u, xt, tt, y, fs, NULL, &feat, NULL, NULL));
+        r->unet_calls += 2;
+    } else {
+        DDAD_TRY(ddad_unet_forward(u, xt, tnet, y, fs, &out, fs > 0 ? &feat : NULL));
+        r->unet_calls += 1;
+    }
+    ddad_vb_terms_t vb;
+    memset(&vb, 0, sizeof vb);
+    DDAD_TRY(ddad_diffusion_vb_terms(d, x0c, xt, tt, out, true, &vb)); /* lands in this scope */
+    int64_t one = 1;
+    if (rgb) {
+        ddad_tensor_t *e;
+        DDAD_TRY(ddad_sub(&e, vb.pred_xstart, x0c));
+        DDAD_TRY(ddad_unary(&e, e, DDAD_UNARY_SQUARE));
+        DDAD_TRY(ddad_mean_dims(&kl, e, &one, 1, false)); // (pc, H, W)
+    } else {
+        ddad_tensor_t *z;
+        DDAD_TRY(ddad_anomaly_standardize(&z, vb.nll_bits));
+        DDAD_TRY(ddad_mean_dims(&kl, z, &one, 1, false)); // (pc, H, W)
+    }
+    DDAD_TRY(ddad_to_buffer(kl, r->kl_steps + p0 * HW, (size_t)(pc * HW) * sizeof(float), DDAD_DTYPE_F32));
+    if (!rgb) {
+        ddad_tensor_t *tg, *fd, *up;
+        DDAD_TRY(ddad_index_select(&tg, target, 0, idx));
+        DDAD_TRY(ddad_sub(&fd, feat, tg));
+        DDAD_TRY(ddad_unary(&fd, fd, DDAD_UNARY_SQUARE));
+        DDAD_TRY(ddad_mean_dims(&fd, fd, &one, 1, true));                       // (pc, 1, fs, fs)
+        DDAD_TRY(ddad_interpolate(&up, fd, H, W, DDAD_INTERP_BILINEAR, false)); // (pc, 1, H, W)
+        DDAD_TRY(ddad_to_buffer(up, r->feat_steps + p0 * HW, (size_t)(pc * HW) * sizeof(float), DDAD_DTYPE_F32));
+    }
+fail:
+    ddad_scope_end(mark);
+    free(img);
+    free(tv);
+    free(yv);
+    free(noise);
+    return st;
+}
+
+ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, const int64_t *class_ids,
+                                const int64_t *image_ids, int64_t n, ddad_score_maps_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const ddad_config_t *cfg = &m->cfg;
+    const ddad_config_score_t *sc = &cfg->score;
+    const bool rgb = sc->method == DDAD_SCORE_METHOD_RGB;
+    if (n < 1)
+        return ddad_fail(DDAD_STATUS_USAGE, "scoring: no images given");
+    if (!m->has_ema)
+        return ddad_fail(DDAD_STATUS_USAGE, "scoring: the model was created without EMA weights (DDAD_MODEL_WITH_EMA)");
+    if (!rgb && !m->has_features)
+        return ddad_fail(DDAD_STATUS_USAGE, "scoring: method ddad needs the feature extractor (DDAD_MODEL_WITH_FEATURES)");
+    if (!m->cfg.model.learn_sigma)
+        return ddad_fail(DDAD_STATUS_CONFIG, "scoring: model.learn_sigma is false; the KL map needs the learned variance");
+    if (sc->timesteps.n < 1)
+        return ddad_fail(DDAD_STATUS_CONFIG, "score.timesteps is empty");
+    const int64_t S = cfg->data.image_size, HW = S * S, T = (int64_t)sc->timesteps.n;
+    ddad_score_maps_t r;
+    memset(&r, 0, sizeof r);
+    r.n = n;
+    r.h = r.w = S;
+    r.n_t = T;
+    for (int64_t k = 0; k < T; k++) {
+        r.timesteps[k] = sc->timesteps.v[k];
+        if (r.timesteps[k] < 0 || r.timesteps[k] >= m->score_diffusion.num_timesteps)
+            return ddad_fail(DDAD_STATUS_CONFIG, "score.timesteps: %lld is outside 0..%lld (diffusion.respacing)",
+                             (long long)r.timesteps[k], (long long)m->score_diffusion.num_timesteps - 1);
+    }
+    size_t nt = (size_t)(n * T * HW), nm = (size_t)(n * HW);
+    r.kl_steps = malloc(nt * sizeof(float));
+    r.feat_steps = rgb ? NULL : malloc(nt * sizeof(float));
+    r.pixel = malloc(nm * sizeof(float));
+    r.feat = rgb ? NULL : malloc(nm * sizeof(float));
+    r.map = malloc(nm * sizeof(float));
+    r.score = malloc((size_t)n * sizeof(float));
+    if (!r.kl_steps || (!rgb && (!r.feat_steps || !r.feat)) || !r.pixel || !r.map || !r.score) {
+        ddad_score_maps_free(&r);
+        return ddad_fail(DDAD_STATUS_NOMEM, "scoring %lld images at %lld px: out of memory", (long long)n, (long long)S);
+    }
+    bool grad_was = ddad_grad_set_enabled(false);
+    ddad_generator_t *gen = NULL;
+    size_t mark = ddad_scope_begin();
+    ddad_status_t st = DDAD_OK;
+    ddad_tensor_t *x0, *target = NULL;
+    int64_t shape[4] = {n, 3, S, S};
+    DDAD_TRY(ddad_generator_create(&gen, (uint64_t)cfg->seed, DDAD_CPU));
+    DDAD_TRY(ddad_from_buffer(&x0, images, shape, 4, DDAD_DTYPE_F32));
+    if (m->device.type != DDAD_DEVICE_TYPE_CPU)
+        DDAD_TRY(ddad_to_device(&x0, x0, m->device));
+    if (!rgb)
+        DDAD_TRY(ddad_model_feature_target(m, x0, cfg->features.score_size, &target));
+    const int64_t P = n * T, chunk = sc->batch_size > 0 ? sc->batch_size : 1;
+    for (int64_t p0 = 0; p0 < P; p0 += chunk)
+        DDAD_TRY(score_chunk(m, x0, target, class_ids, image_ids, p0, P - p0 < chunk ? P - p0 : chunk, gen, &r));
+    for (int64_t i = 0; i < n; i++) {
+        float *map = r.map + i * HW;
+        ddad_score_combine(r.kl_steps + i * T * HW, rgb ? NULL : r.feat_steps + i * T * HW, T, HW, sc->alpha,
+                           r.pixel + i * HW, rgb ? NULL : r.feat + i * HW, map);
+        DDAD_TRY(ddad_score_smooth(map, S, S, sc->smooth_sigma, sc->smooth_kernel));
+        for (int64_t p = 0; p < HW; p++)
+            if (!isfinite(map[p])) {
+                st = ddad_fail(DDAD_STATUS_NUMERIC, "scoring: the anomaly map of image %lld is not finite at (%lld, %lld) "
+                               "(diverged weights? check the checkpoint's losses)",
+                               (long long)(image_ids ? image_ids[i] : i), (long long)(p / S), (long long)(p % S));
+                goto fail;
+            }
+        r.score[i] = ddad_score_image(map, HW, sc->image_score, sc->topk);
+    }
+fail:
+    ddad_scope_end(mark);
+    ddad_generator_free(gen);
+    ddad_grad_set_enabled(grad_was);
+    if (st != DDAD_OK) {
+        ddad_score_maps_free(&r);
+        return st;
+    }
+    *out = r;
+    return DDAD_OK;
+}
+
+/* ---- a whole split ------------------------------------------------------------- */
+
+typedef struct pending {
+    ddad_test_item_t item;
+    char *name, *category, *defect;
+    uint8_t *mask;
+} pending_t;
+
+static void pending_clear(pending_t *p)
+{
+    free(p->name);
+    free(p->category);
+    free(p->defect);
+    free(p->mask);
+    memset(p, 0, sizeof *p);
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+ddad_status_t ddad_score_split(const ddad_model_t *m, ddad_testiter_t *it, int64_t class_id, ddad_score_row_fn fn,
+                               void *user)
+{
+    const ddad_config_t *cfg = &m->cfg;
+    const int64_t S = cfg->data.image_size, CHW = 3 * S * S, T = (int64_t)cfg->score.timesteps.n;
+    int64_t B = T > 0 ? cfg->score.batch_size / T : 1;
+    if (B < 1)
+        B = 1;
+    float *images = malloc((size_t)(B * CHW) * sizeof *images);
+    int64_t *cls = malloc((size_t)B * sizeof *cls), *ids = malloc((size_t)B * sizeof *ids);
+    pending_t *pend = calloc((size_t)B, sizeof *pend);
+    if (!images || !cls || !ids || !pend) {
+        free(images);
+        free(cls);
+        free(ids);
+        free(pend);
+        return ddad_fail(DDAD_STATUS_NOMEM, "scoring: out of memory");
+    }
+    ddad_status_t st = DDAD_OK;
+    ddad_testiter_rewind(it);
+    int64_t index = 0;
+    bool more = true;
+    while (more) {
+        int64_t nb = 0;
+        while (nb < B) {
+            ddad_test_item_t item;
+            DDAD_TRY(ddad_testiter_next(it, &item, &more));
+            if (!more)
+                break;
+            memcpy(images + nb * CHW, item.image, (size_t)CHW * sizeof *images);
+            pending_t *p = &pend[nb];
+            p->item = item;
+            p->name = dup_or_null(item.name);
+            p->category = dup_or_null(item.category);
+            p->defect = dup_or_null(item.defect);
+            if (item.mask) {
+                size_t mb = (size_t)item.mask_w * (size_t)item.mask_h;
+                p->mask = malloc(mb ? mb : 1);
+                if (!p->mask) {
+                    st = ddad_fail(DDAD_STATUS_NOMEM, "scoring: out of memory");
+                    goto fail;
+                }
+                memcpy(p->mask, item.mask, mb);
+            }
+            p->item.image = NULL; /* the iterator's buffer moves on */
+            p->item.mask = p->mask;
+            p->item.name = p->name;
+            p->item.category = p->category;
+            p->item.defect = p->defect;
+            cls[nb] = class_id;
+            ids[nb] = index + nb;
+            nb++;
+        }
+        if (nb == 0)
+            break;
+        double t0 = now_s();
+        ddad_score_maps_t r;
+        st = ddad_score_images(m, images, cls, ids, nb, &r);
+        if (st != DDAD_OK)
+            goto fail;
+        double per = (now_s() - t0) / (double)nb;
+        const int64_t HW = r.h * r.w;
+        for (int64_t i = 0; i < nb && st == DDAD_OK; i++) {
+            ddad_score_row_t row = {
+                .index = index + i,
+                .item = &pend[i].item,
+                .kl_steps = r.kl_steps + i * T * HW,
+                .feat_steps = r.feat_steps ? r.feat_steps + i * T * HW : NULL,
+                .map = r.map + i * HW,
+                .score = r.score[i],
+                .seconds = per,
+            };
+            st = fn(user, &row);
+        }
+        ddad_score_maps_free(&r);
+        for (int64_t i = 0; i < nb; i++)
+            pending_clear(&pend[i]);
+        if (st != DDAD_OK)
+            goto fail;
+        index += nb;
+    }
+fail:
+    for (int64_t i = 0; i < B; i++)
+        pending_clear(&pend[i]);
+    free(images);
+    free(cls);
+    free(ids);
+    free(pend);
+    return st;
+}

@@ -1,0 +1,131 @@
+/* core/nn/score.h - anomaly maps and image scores for a batch of test images
+ * or a whole test split (METHOD.md section 5), with the trained model's EMA
+ * weights, without autograd.
+ *
+ *     ddad_model_t m;                      // created WITH_EMA | WITH_FEATURES, checkpoint loaded
+ *     ddad_score_maps_t r;
+ *     int64_t cls[2] = {0, 0}, ids[2] = {0, 1};
+ *     if (ddad_score_images(&m, images, cls, ids, 2, &r)) ...   // images (2, 3, S, S) in [-1, 1]
+ *     printf("%g %g\n", r.score[0], r.score[1]);                 // r.map (2, S, S)
+ *     ddad_score_maps_free(&r);
+ *
+ * What is computed (m->cfg.score.*), for image x0 and each respaced t in
+ * score.timesteps:
+ *   x_t   = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, eps ~ N(0, I) drawn from
+ *           libtorch's CPU generator seeded with
+ *           ddad_score_noise_seed(seed, image_id, t) (splitmix64 of the three),
+ *           so an image's maps depend only on (seed, its id, t): never on the
+ *           batch it came in, the batch size or the device.
+ *   ONE UNet forward (EMA weights) at timestep_map[t] gives the output for the
+ *   KL terms and the feature head; score.feature_timestep = respaced_quirk
+ *   adds the authors' second forward for the head with the respaced index t.
+ *   The (image, t) pairs of a call are stacked into UNet batches of up to
+ *   score.batch_size pairs (image-major, t-minor; smaller batches loop).
+ *   kl_steps[i, k]   = mean over RGB of the KL map in bits (the decoder NLL
+ *                      at t = 0, as the reference), standardised per image and
+ *                      timestep over (3, H, W) with the unbiased std;
+ *   feat_steps[i, k] = mean over the 272 channels of (F_theta(x_t) - f(x0))^2
+ *                      at features.score_size, bilinearly resized to (H, W)
+ *                      (align_corners false).
+ *   pixel = mean over t of kl_steps; feat = mean over t of feat_steps;
+ *   map   = alpha pixel + (1 - alpha) feat (score.alpha; the authors' script
+ *           uses weights 1 and 1, ddad_anomaly_combine's w_pixel / w_feat),
+ *   then optional Gaussian smoothing (score.smooth_sigma > 0; kernel
+ *   score.smooth_kernel or, when 0, 2 ceil(4 sigma) + 1; reflect padding).
+ *   score = mean of the score.topk largest map values (topk_mean) or the max.
+ * score.method = rgb is the reconstruction ablation: kl_steps[i, k] holds
+ *   mean over RGB of (x0_hat_t - x0)^2, x0_hat_t the clipped one-step
+ *   prediction of x0 from x_t (the same UNet call), no standardisation, no
+ *   feature map (feat_steps and feat are NULL), map = pixel.
+ * Everything is at the model resolution S x S; ddad_score_resize_bilinear
+ * brings a map to an image's original size. Image scores are always taken on
+ * the model-resolution map.
+ *
+ * Ownership: the arrays of ddad_score_maps_t are malloc'ed and owned by it
+ * (ddad_score_maps_free, which accepts a zeroed struct). The model and the
+ * inputs are borrowed.
+ */
+#ifndef DDAD_NN_SCORE_H
+#define DDAD_NN_SCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../config.h"
+#include "../loader.h"
+#include "model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ddad_score_maps {
+    int64_t n, h, w;              /* images and map size (the model's S x S)         */
+    int64_t n_t;                  /* timesteps                                        */
+    int64_t timesteps[DDAD_CONFIG_MAX_INTS]; /* (n_t) respaced indices               */
+    float *kl_steps;              // (N, T, H, W) see above (rgb: squared error)
+    float *feat_steps;            // (N, T, H, W) or NULL (rgb)
+    float *pixel;                 // (N, H, W) mean over t of kl_steps
+    float *feat;                  // (N, H, W) mean over t of feat_steps, or NULL
+    float *map;                   // (N, H, W) anomaly map (combined, smoothed)
+    float *score;                 // (N) image scores
+    int64_t unet_calls;           /* UNet forwards made (batched calls count once)    */
+} ddad_score_maps_t;
+
+/* The noise seed of (image id, respaced t) under the config seed. */
+uint64_t ddad_score_noise_seed(uint64_t seed, int64_t image_id, int64_t t);
+
+/* Scores n images (N, 3, S, S) in [-1, 1] (host, S = m->cfg.data.image_size)
+ * with class ids (N) (ignored by an unconditional model; NULL = all 0) and
+ * image ids (N) for the noise (NULL = 0..N-1). The model needs EMA weights
+ * and, for method ddad, the feature extractor. */
+ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, const int64_t *class_ids,
+                                const int64_t *image_ids, int64_t n, ddad_score_maps_t *out);
+void ddad_score_maps_free(ddad_score_maps_t *r);
+
+/* ---- host-side steps (also used to redo the alpha sweep from a maps file) ---- */
+
+/* pixel/feat/map (H*W each) of one image from its kl_steps (T, H, W) and
+ * feat_steps (T, H, W) (NULL: map = pixel, feat untouched and may be NULL). */
+void ddad_score_combine(const float *kl_steps, const float *feat_steps, int64_t n_t, int64_t hw, double alpha,
+                        float *pixel, float *feat, float *map);
+
+/* In-place separable Gaussian blur of map (H, W); kernel 0 = 2 ceil(4 sigma) + 1
+ * (odd, clamped so the reflect padding fits); sigma <= 0 does nothing. */
+ddad_status_t ddad_score_smooth(float *map, int64_t h, int64_t w, double sigma, int kernel);
+
+/* Image score of a map of hw values: mean of the k largest (topk_mean, k
+ * clamped to hw) or the max. */
+float ddad_score_image(const float *map, int64_t hw, ddad_image_score_t how, int k);
+
+/* Bilinear resize (torch's interpolate, align_corners false, no antialias)
+ * of in (h, w) to out (oh, ow). */
+void ddad_score_resize_bilinear(const float *in, int64_t h, int64_t w, float *out, int64_t oh, int64_t ow);
+
+/* ---- a whole split ------------------------------------------------------------ */
+
+/* One scored test image, handed to the callback in table order. Pointers are
+ * valid during the call only. */
+typedef struct ddad_score_row {
+    int64_t index;                 /* position in the iterator                        */
+    const ddad_test_item_t *item;  /* name, label, mask, original size                */
+    const float *kl_steps;         // (T, H, W)
+    const float *feat_steps;       // (T, H, W) or NULL
+    const float *map;              // (H, W) model resolution
+    float score;
+    double seconds;                /* wall time of this image's share of its batch   */
+} ddad_score_row_t;
+
+typedef ddad_status_t (*ddad_score_row_fn)(void *user, const ddad_score_row_t *row);
+
+/* Scores every item of the iterator (rewound first) in batches of
+ * max(1, score.batch_size / T) images, image id = iterator position, class
+ * id for all. Stops at the first error (the callback's included). */
+ddad_status_t ddad_score_split(const ddad_model_t *m, ddad_testiter_t *it, int64_t class_id, ddad_score_row_fn fn,
+                               void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
