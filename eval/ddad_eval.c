@@ -1,21 +1,370 @@
-/* ddad-eval - entry point (filled in by the training/evaluation modules). */
+/* ddad-eval - anomaly maps and metrics of trained runs (see --help). */
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "config.h"
 #include "ddad_version.h"
+#include "eval_run.h"
+#include "report.h"
+
+#define MAX_SETS 64
+
+static const char usage_text[] =
+    "usage: ddad-eval CONFIG [options]                    evaluate one trained run\n"
+    "       ddad-eval --all-categories [CONFIG] [options]  evaluate many runs, one table\n"
+    "       ddad-eval --maps FILE [--pro-limit L] [--format F]   metrics of a maps file\n"
+    "\n"
+    "Evaluates the EMA weights of the latest checkpoint in the run folder of CONFIG\n"
+    "(run.dir/<format>/<category>[/run.name]) on the test split and writes, in the run\n"
+    "folder: maps.h5 (maps, masks, scores, per-timestep /kl_maps and /feat_maps, the\n"
+    "config), metrics.json, metrics.csv, roc/pro curve data (.dat) and roc.png / pro.png\n"
+    "(gnuplot), threshold.json (the deployment threshold: max over good training images)\n"
+    "and, with --save-images, heat map / binary mask / overlay PNGs. A unified run\n"
+    "(data.category a list or \"all\") is evaluated per category, into <run>/<category>/.\n"
+    "\n"
+    "options:\n"
+    "  --set KEY=VALUE      override a config key (repeatable), e.g. --set score.alpha=0.3\n"
+    "  --checkpoint PATH    evaluate this checkpoint instead of the run's latest\n"
+    "  --device D           cpu, cuda or cuda:N (same as --set device=D)\n"
+    "  --format F           table (default), csv or json: the metrics on stdout\n"
+    "  --pro-limit L        AU-PRO integration limit (default eval.pro_limit, 0.3)\n"
+    "  --save-images        per-image PNGs (also eval.save_images: true)\n"
+    "  --threshold-images N good training images the deployment threshold is fitted on (8)\n"
+    "  --threshold-f1       binary masks at the test-split pixel F1-max threshold\n"
+    "                       (optimistic: tuned on the test split; labelled so)\n"
+    "  --quiet              no per-image lines on stderr\n"
+    "  --all-categories     evaluate every category (see below) and print one table\n"
+    "  --config-dir DIR     where the per-category configs are (default configs)\n"
+    "  --categories a,b,c   categories to evaluate (default: the 15 MVTec AD categories,\n"
+    "                       <config-dir>/<category>.yaml each; with a unified CONFIG: its\n"
+    "                       categories, all from the one unified run)\n"
+    "  --maps FILE          metrics of an existing maps file, without the model\n"
+    "  --help, --version\n"
+    "\n"
+    "With --all-categories, runs or data that are missing are reported in the table notes\n"
+    "and do not stop the others.\n"
+    "\n"
+    "exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 data (missing run or data\n"
+    "set, bad maps file), 5 I/O, 6 numeric (non-finite maps), 7 device, 8 interrupted.\n"
+    "With --all-categories: nonzero only when no category could be evaluated.\n";
+
+typedef struct args {
+    const char *config;
+    const char *sets[MAX_SETS];
+    size_t n_sets;
+    const char *checkpoint, *device, *maps, *config_dir, *categories;
+    ddad_report_format_t format;
+    double pro_limit;        /* NaN = from the config */
+    bool save_images, quiet, all, threshold_f1;
+    int threshold_images;
+} args_t;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    eval_interrupted = 1;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "ddad-eval: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see ddad-eval --help)\n");
+    return 2;
+}
+
+static int parse_args(int argc, char **argv, args_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->pro_limit = NAN;
+    a->config_dir = "configs";
+    a->threshold_images = 8;
+    a->format = DDAD_REPORT_TABLE;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+#define NEXT()                                                   \
+    do {                                                         \
+        if (i + 1 >= argc)                                       \
+            return usage_error("%s needs a value", s);           \
+    } while (0)
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            fputs(usage_text, stdout);
+            return -1;
+        } else if (!strcmp(s, "--version")) {
+            printf("ddad-eval %s (%s)\n", DDAD_VERSION, DDAD_GIT_REVISION);
+            return -1;
+        } else if (!strcmp(s, "--set")) {
+            NEXT();
+            if (a->n_sets >= MAX_SETS)
+                return usage_error("too many --set options (at most %s)", "64");
+            a->sets[a->n_sets++] = argv[++i];
+        } else if (!strcmp(s, "--checkpoint")) {
+            NEXT();
+            a->checkpoint = argv[++i];
+        } else if (!strcmp(s, "--device")) {
+            NEXT();
+            a->device = argv[++i];
+        } else if (!strcmp(s, "--format")) {
+            NEXT();
+            if (ddad_report_format_parse(argv[++i], &a->format) != DDAD_OK)
+                return usage_error("--format: '%s' is not table, csv or json", argv[i]);
+        } else if (!strcmp(s, "--pro-limit")) {
+            NEXT();
+            char *end;
+            a->pro_limit = strtod(argv[++i], &end);
+            if (*end || !(a->pro_limit > 0 && a->pro_limit <= 1))
+                return usage_error("--pro-limit: '%s' is not a number in (0, 1]", argv[i]);
+        } else if (!strcmp(s, "--threshold-images")) {
+            NEXT();
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v > 100000)
+                return usage_error("--threshold-images: '%s' is not a count >= 0", argv[i]);
+            a->threshold_images = (int)v;
+        } else if (!strcmp(s, "--save-images")) {
+            a->save_images = true;
+        } else if (!strcmp(s, "--threshold-f1")) {
+            a->threshold_f1 = true;
+        } else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {
+            a->quiet = true;
+        } else if (!strcmp(s, "--all-categories")) {
+            a->all = true;
+        } else if (!strcmp(s, "--config-dir")) {
+            NEXT();
+            a->config_dir = argv[++i];
+        } else if (!strcmp(s, "--categories")) {
+            NEXT();
+            a->categories = argv[++i];
+        } else if (!strcmp(s, "--maps")) {
+            NEXT();
+            a->maps = argv[++i];
+        } else if (s[0] == '-' && s[1]) {
+            return usage_error("unknown option %s", s);
+        } else if (!a->config) {
+            a->config = s;
+        } else {
+            return usage_error("more than one CONFIG given ('%s')", s);
+        }
+#undef NEXT
+    }
+    if (!a->maps && !a->all && !a->config)
+        return usage_error("%s", "no CONFIG given");
+    if (a->maps && (a->config || a->all))
+        return usage_error("%s", "--maps takes no CONFIG and no --all-categories");
+    return 0;
+}
+
+static int fail_exit(ddad_status_t st)
+{
+    fprintf(stderr, "ddad-eval: error: %s\n", ddad_last_error());
+    return ddad_status_exit_code(st);
+}
+
+static int run_maps(const args_t *a)
+{
+    ddad_metrics_record_t rec;
+    double limit = isnan(a->pro_limit) ? 0.3 : a->pro_limit;
+    ddad_status_t st = ddad_metrics_from_mapsfile(a->maps, limit, &rec);
+    if (st != DDAD_OK)
+        return fail_exit(st);
+    st = ddad_report_write(stdout, &rec, 1, a->format);
+    return st == DDAD_OK ? 0 : fail_exit(st);
+}
+
+static ddad_status_t load_config(const args_t *a, const char *path, ddad_config_t *cfg)
+{
+    const char *sets[MAX_SETS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < a->n_sets; i++)
+        sets[n++] = a->sets[i];
+    char devset[64];
+    if (a->device) {
+        snprintf(devset, sizeof devset, "device=%s", a->device);
+        sets[n++] = devset;
+    }
+    return ddad_config_load(cfg, path, sets, n);
+}
+
+static eval_opts_t opts_of(const args_t *a, const ddad_config_t *cfg)
+{
+    eval_opts_t o = eval_opts_default();
+    o.checkpoint = a->checkpoint;
+    o.pro_limit = isnan(a->pro_limit) ? cfg->eval.pro_limit : a->pro_limit;
+    o.save_images = a->save_images;
+    o.quiet = a->quiet;
+    o.threshold_images = a->threshold_images;
+    o.threshold_f1 = a->threshold_f1;
+    return o;
+}
+
+/* A record that says why a category was not evaluated. */
+static void missing_record(ddad_metrics_record_t *r, const char *category, double limit, const char *why)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->category, sizeof r->category, "%s", category);
+    r->image_auroc = r->pixel_auroc = r->au_pro = NAN;
+    r->pixel_f1_max = r->pixel_f1_threshold = r->image_f1_max = r->image_f1_threshold = NAN;
+    r->au_pro_limit = limit;
+    snprintf(r->notes, sizeof r->notes, "NOT EVALUATED: %s", why);
+}
+
+static bool wanted(const char *list, const char *name)
+{
+    if (!list)
+        return true;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return true;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
+}
+
+/* Evaluates categories of one run (one config); appends records. Returns
+ * the number evaluated; *last_st the last failure. keep_going: record
+ * failures per category instead of stopping. */
+static size_t eval_config(const args_t *a, const ddad_config_t *cfg, const char *only, ddad_metrics_record_t *recs,
+                          size_t *n_recs, size_t cap, bool keep_going, ddad_status_t *last_st)
+{
+    const char *cats[EVAL_MAX_CATEGORIES];
+    size_t nc = ddad_config_categories(cfg, cats, EVAL_MAX_CATEGORIES);
+    if (nc > EVAL_MAX_CATEGORIES)
+        nc = EVAL_MAX_CATEGORIES;
+    eval_opts_t o = opts_of(a, cfg);
+    eval_ctx_t ctx;
+    size_t done = 0;
+    ddad_status_t st = eval_ctx_open(&ctx, cfg, &o);
+    if (st != DDAD_OK) {
+        *last_st = st;
+        fprintf(stderr, "ddad-eval: %s\n", ddad_last_error());
+        for (size_t i = 0; i < nc && *n_recs < cap; i++)
+            if (wanted(only, cats[i]))
+                missing_record(&recs[(*n_recs)++], cats[i], o.pro_limit, ddad_last_error());
+        return 0;
+    }
+    for (size_t i = 0; i < nc && *n_recs < cap; i++) {
+        if (!wanted(only, cats[i]))
+            continue;
+        st = eval_ctx_category(&ctx, cats[i], &recs[*n_recs]);
+        if (st == DDAD_OK) {
+            (*n_recs)++;
+            done++;
+            continue;
+        }
+        *last_st = st;
+        fprintf(stderr, "ddad-eval: %s\n", ddad_last_error());
+        if (!keep_going || st == DDAD_STATUS_INTERRUPTED)
+            break;
+        missing_record(&recs[(*n_recs)++], cats[i], o.pro_limit, ddad_last_error());
+    }
+    ddad_status_t ts = eval_ctx_write_thresholds(&ctx);
+    if (ts != DDAD_OK) {
+        *last_st = ts;
+        fprintf(stderr, "ddad-eval: %s\n", ddad_last_error());
+    }
+    eval_ctx_close(&ctx);
+    return done;
+}
+
+static int run_all(const args_t *a)
+{
+    ddad_metrics_record_t recs[EVAL_MAX_CATEGORIES + DDAD_MVTEC_CATEGORY_COUNT];
+    const size_t cap = sizeof recs / sizeof recs[0];
+    size_t n = 0, done = 0;
+    ddad_status_t last = DDAD_OK;
+    double limit = isnan(a->pro_limit) ? 0.3 : a->pro_limit;
+    if (a->config) {
+        ddad_config_t cfg;
+        ddad_status_t st = load_config(a, a->config, &cfg);
+        if (st != DDAD_OK)
+            return fail_exit(st);
+        done = eval_config(a, &cfg, a->categories, recs, &n, cap, true, &last);
+    } else {
+        const char *names[EVAL_MAX_CATEGORIES + DDAD_MVTEC_CATEGORY_COUNT];
+        size_t nn = 0;
+        char list[4096];
+        if (a->categories) {
+            snprintf(list, sizeof list, "%s", a->categories);
+            for (char *tok = strtok(list, ","); tok && nn < cap; tok = strtok(NULL, ","))
+                if (*tok)
+                    names[nn++] = tok;
+        } else {
+            for (size_t i = 0; i < DDAD_MVTEC_CATEGORY_COUNT; i++)
+                names[nn++] = ddad_mvtec_categories[i];
+        }
+        for (size_t i = 0; i < nn && n < cap && !eval_interrupted; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s.yaml", a->config_dir, names[i]);
+            ddad_config_t cfg;
+            struct stat sb;
+            if (stat(path, &sb) != 0) {
+                char why[4200];
+                snprintf(why, sizeof why, "no config %s", path);
+                missing_record(&recs[n++], names[i], limit, why);
+                continue;
+            }
+            ddad_status_t st = load_config(a, path, &cfg);
+            if (st != DDAD_OK) {
+                last = st;
+                fprintf(stderr, "ddad-eval: %s\n", ddad_last_error());
+                missing_record(&recs[n++], names[i], limit, ddad_last_error());
+                continue;
+            }
+            done += eval_config(a, &cfg, names[i], recs, &n, cap, true, &last);
+        }
+    }
+    ddad_status_t st = ddad_report_write(stdout, recs, n, a->format);
+    if (st != DDAD_OK)
+        return fail_exit(st);
+    if (eval_interrupted)
+        return ddad_status_exit_code(DDAD_STATUS_INTERRUPTED);
+    if (done == 0) {
+        fprintf(stderr, "ddad-eval: nothing could be evaluated\n");
+        return ddad_status_exit_code(last != DDAD_OK ? last : DDAD_STATUS_DATA);
+    }
+    return 0;
+}
+
+static int run_one(const args_t *a)
+{
+    ddad_config_t cfg;
+    ddad_status_t st = load_config(a, a->config, &cfg);
+    if (st != DDAD_OK)
+        return fail_exit(st);
+    if (!a->quiet)
+        ddad_config_print(&cfg, stderr, DDAD_CONFIG_FORMAT_TABLE);
+    ddad_metrics_record_t recs[EVAL_MAX_CATEGORIES];
+    size_t n = 0;
+    ddad_status_t last = DDAD_OK;
+    size_t done = eval_config(a, &cfg, a->categories, recs, &n, EVAL_MAX_CATEGORIES, false, &last);
+    if (done == 0 || last != DDAD_OK) {
+        fprintf(stderr, "ddad-eval: error: %s\n", ddad_last_error());
+        return ddad_status_exit_code(last != DDAD_OK ? last : DDAD_STATUS_DATA);
+    }
+    st = ddad_report_write(stdout, recs, n, a->format);
+    return st == DDAD_OK ? 0 : fail_exit(st);
+}
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--version")) {
-            printf("ddad-eval %s (%s)\n", DDAD_VERSION, DDAD_GIT_REVISION);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: ddad-eval CONFIG [options]\n");
-            return 0;
-        }
-    }
-    fprintf(stderr, "usage: ddad-eval CONFIG [options] (see --help)\n");
-    return 2;
+    args_t a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (a.maps)
+        return run_maps(&a);
+    if (a.all)
+        return run_all(&a);
+    return run_one(&a);
 }

@@ -1,0 +1,602 @@
+/* eval/eval_run.c - see eval_run.h */
+#include "eval_run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "ddad_version.h"
+#include "dataset.h"
+#include "eval_curves.h"
+#include "eval_images.h"
+#include "loader.h"
+#include "mapsfile.h"
+#include "nn/checkpoint.h"
+#include "nn/score.h"
+
+volatile sig_atomic_t eval_interrupted = 0;
+
+eval_opts_t eval_opts_default(void)
+{
+    eval_opts_t o = {.checkpoint = NULL, .pro_limit = 0.3, .save_images = false, .quiet = false,
+                     .threshold_images = 8, .threshold_f1 = false};
+    return o;
+}
+
+static ddad_status_t mkdir_p(const char *path)
+{
+    char buf[DDAD_CONFIG_PATH_MAX + 128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return ddad_fail(DDAD_STATUS_IO, "cannot create folder %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return ddad_fail(DDAD_STATUS_IO, "cannot create folder %s: %s", buf, strerror(errno));
+    return DDAD_OK;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+ddad_status_t eval_ctx_open(eval_ctx_t *c, const ddad_config_t *cfg, const eval_opts_t *o)
+{
+    memset(c, 0, sizeof *c);
+    c->cfg = *cfg;
+    c->opts = *o;
+    ddad_status_t st = DDAD_OK;
+    DDAD_TRY(ddad_config_run_dir(cfg, c->run_dir, sizeof c->run_dir));
+    if (o->checkpoint) {
+        snprintf(c->checkpoint, sizeof c->checkpoint, "%s", o->checkpoint);
+    } else if (ddad_checkpoint_latest(c->run_dir, c->checkpoint, sizeof c->checkpoint) != DDAD_OK) {
+        st = ddad_fail(DDAD_STATUS_DATA, "no trained run: %s/checkpoints holds no checkpoint (train it with "
+                       "ddad-train, or pass --checkpoint)", c->run_dir);
+        goto fail;
+    }
+    DDAD_TRY(ddad_runtime_setup(cfg));
+    unsigned flags = DDAD_MODEL_WITH_EMA | DDAD_MODEL_NO_INIT;
+    if (cfg->score.method == DDAD_SCORE_METHOD_DDAD)
+        flags |= DDAD_MODEL_WITH_FEATURES;
+    DDAD_TRY(ddad_model_create(&c->model, cfg, flags));
+    c->model_ready = true;
+    ddad_checkpoint_state_t state;
+    memset(&state, 0, sizeof state);
+    st = ddad_checkpoint_load(c->checkpoint, &c->model, NULL, NULL, &state);
+    if (st != DDAD_OK) {
+        ddad_fail_context(st, "loading the checkpoint (the config's model.* keys must match the run's)");
+        goto fail;
+    }
+    c->step = (long long)state.step;
+    return DDAD_OK;
+fail:
+    eval_ctx_close(c);
+    return st;
+}
+
+void eval_ctx_close(eval_ctx_t *c)
+{
+    if (!c)
+        return;
+    if (c->model_ready)
+        ddad_model_free(&c->model);
+    c->model_ready = false;
+}
+
+/* ---- one category --------------------------------------------------------------- */
+
+typedef struct pass {
+    eval_ctx_t *c;
+    ddad_mapsfile_writer_t *wr;       /* NULL: threshold pass                      */
+    int64_t n, T, S, oh, ow;          /* images, timesteps, model size, map size  */
+    bool original;
+    float *map_o, *kl_o, *feat_o;     /* resized buffers (original resolution)    */
+    uint8_t *zeros;                   /* mask for anomalies without one            */
+    char **paths;                     /* (n) image files, for the PNGs             */
+    char **stems;                     /* (n) "defect_stem"                         */
+    double seconds;
+    float max_score, max_pixel, lo, hi;
+    bool quiet;
+} pass_t;
+
+static ddad_status_t on_row(void *user, const ddad_score_row_t *row)
+{
+    pass_t *p = user;
+    if (eval_interrupted)
+        return ddad_fail(DDAD_STATUS_INTERRUPTED, "interrupted: the partial maps file was removed");
+    const int64_t S = p->S, T = p->T, HW = S * S;
+    p->seconds += row->seconds;
+    if (row->score > p->max_score)
+        p->max_score = row->score;
+    for (int64_t q = 0; q < HW; q++) {
+        if (row->map[q] > p->max_pixel)
+            p->max_pixel = row->map[q];
+        if (row->map[q] < p->lo)
+            p->lo = row->map[q];
+        if (row->map[q] > p->hi)
+            p->hi = row->map[q];
+    }
+    if (!p->wr)
+        return DDAD_OK;
+    const ddad_test_item_t *it = row->item;
+    const float *map = row->map, *kl = row->kl_steps, *fe = row->feat_steps;
+    if (p->original) {
+        if (it->orig_w != p->ow || it->orig_h != p->oh)
+            return ddad_fail(DDAD_STATUS_DATA, "%s is %dx%d but the category's maps are %lldx%lld: "
+                             "score.resolution=original needs one image size per category (use model)",
+                             it->sample->path, it->orig_w, it->orig_h, (long long)p->ow, (long long)p->oh);
+        const int64_t OW = p->oh * p->ow;
+        ddad_score_resize_bilinear(row->map, S, S, p->map_o, p->oh, p->ow);
+        for (int64_t k = 0; k < T; k++) {
+            ddad_score_resize_bilinear(row->kl_steps + k * HW, S, S, p->kl_o + k * OW, p->oh, p->ow);
+            if (fe)
+                ddad_score_resize_bilinear(row->feat_steps + k * HW, S, S, p->feat_o + k * OW, p->oh, p->ow);
+        }
+        map = p->map_o;
+        kl = p->kl_o;
+        fe = fe ? p->feat_o : NULL;
+    }
+    const uint8_t *mask = it->mask;
+    if (!mask)
+        mask = p->zeros;
+    else if (it->mask_w != p->ow || it->mask_h != p->oh)
+        return ddad_fail(DDAD_STATUS_DATA, "%s: mask is %dx%d, expected %lldx%lld", it->name, it->mask_w, it->mask_h,
+                         (long long)p->ow, (long long)p->oh);
+    ddad_mapsfile_row_t r = {.name = it->name, .label = (uint8_t)(it->label != 0), .score = row->score,
+                             .map = map, .mask = mask, .kl_maps = T ? kl : NULL, .feat_maps = T ? fe : NULL};
+    ddad_status_t st = ddad_mapsfile_append(p->wr, &r);
+    if (st != DDAD_OK)
+        return st;
+    p->paths[row->index] = strdup(it->sample->path);
+    char stem[512];
+    snprintf(stem, sizeof stem, "%s", it->name);
+    for (char *s = stem; *s; s++)
+        if (*s == '/')
+            *s = '_';
+    char *dot = strrchr(stem, '.');
+    if (dot)
+        *dot = '\0';
+    p->stems[row->index] = strdup(stem);
+    if (!p->quiet)
+        fprintf(stderr, "[%lld/%lld] %-32s score %10.4f  %7.1f ms\n", (long long)row->index + 1, (long long)p->n,
+                it->name, row->score, 1000.0 * row->seconds);
+    return DDAD_OK;
+}
+
+static ddad_status_t open_split(const ddad_config_t *cfg, const char *category, ddad_dataset_t **ds,
+                                const ddad_sample_t ***test, size_t *n_test, const ddad_sample_t ***train,
+                                size_t *n_train)
+{
+    ddad_dataset_format_t fmt = (ddad_dataset_format_t)cfg->data.format;
+    ddad_status_t st = ddad_dataset_index(ds, fmt, cfg->data.root, &category, 1);
+    if (st == DDAD_OK)
+        st = ddad_dataset_validate(*ds);
+    if (st == DDAD_OK)
+        st = ddad_dataset_select(*ds, category, DDAD_SPLIT_TEST, test, n_test);
+    if (st == DDAD_OK)
+        st = ddad_dataset_select(*ds, category, DDAD_SPLIT_TRAIN, train, n_train);
+    if (st == DDAD_OK && *n_test == 0)
+        st = ddad_fail(DDAD_STATUS_DATA, "%s/%s has no test images", cfg->data.root, category);
+    return st;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.10g", v);
+    else
+        fputs("null", f);
+}
+
+static void add_note(ddad_metrics_record_t *rec, const char *note)
+{
+    size_t len = strlen(rec->notes);
+    if (len + 3 >= sizeof rec->notes)
+        return;
+    snprintf(rec->notes + len, sizeof rec->notes - len, "%s%s", len ? "; " : "", note);
+}
+
+typedef struct metrics_extra {
+    const char *resolution;
+    int64_t map_h, map_w;
+    double threshold;
+    const char *threshold_source;
+    const char *feature_weights;
+    double seconds_per_image;
+    const char *checkpoint;
+    long long step;
+    const char *notes;
+} metrics_extra_t;
+
+static ddad_status_t write_metrics_json(const char *path, const ddad_config_t *cfg, const ddad_metrics_record_t *r,
+                                        const metrics_extra_t *x)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", path, strerror(errno));
+    char buf[512];
+    fputs("{\n  \"category\": ", f);
+    json_str(f, r->category);
+    fprintf(f, ",\n  \"images\": %lld", (long long)r->images);
+    const struct {
+        const char *k;
+        double v;
+    } nums[] = {{"image_auroc", r->image_auroc},       {"pixel_auroc", r->pixel_auroc},
+                {"au_pro", r->au_pro},                 {"au_pro_limit", r->au_pro_limit},
+                {"pixel_f1_max", r->pixel_f1_max},     {"pixel_f1_threshold", r->pixel_f1_threshold},
+                {"image_f1_max", r->image_f1_max},     {"image_f1_threshold", r->image_f1_threshold},
+                {"threshold", x->threshold},           {"seconds_per_image", x->seconds_per_image},
+                {"images_per_s", x->seconds_per_image > 0 ? 1.0 / x->seconds_per_image : NAN}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        fprintf(f, ",\n  \"%s\": ", nums[i].k);
+        json_num(f, nums[i].v);
+    }
+    fputs(",\n  \"threshold_source\": ", f);
+    json_str(f, x->threshold_source);
+    fputs(",\n  \"resolution\": ", f);
+    json_str(f, x->resolution);
+    fprintf(f, ",\n  \"map_size\": [%lld, %lld]", (long long)x->map_h, (long long)x->map_w);
+    fputs(",\n  \"feature_extractor\": ", f);
+    json_str(f, x->feature_weights);
+    fputs(",\n  \"checkpoint\": ", f);
+    json_str(f, x->checkpoint);
+    fprintf(f, ",\n  \"step\": %lld", x->step);
+    fputs(",\n  \"score\": {", f);
+    const char *keys[] = {"score.method",       "score.timesteps", "score.alpha",    "score.topk",
+                          "score.image_score",  "score.smooth_sigma", "score.feature_timestep",
+                          "features.score_size", "seed"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        ddad_config_get_text(cfg, keys[i], buf, sizeof buf);
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", keys[i]);
+        json_str(f, buf);
+    }
+    fputs("}", f);
+    fprintf(f, ",\n  \"ddad_version\": \"%s\", \"git_revision\": \"%s\"", DDAD_VERSION, DDAD_GIT_REVISION);
+    fputs(",\n  \"notes\": ", f);
+    json_str(f, x->notes);
+    fputs("\n}\n", f);
+    if (fclose(f) != 0)
+        return ddad_fail(DDAD_STATUS_IO, "writing %s failed", path);
+    return DDAD_OK;
+}
+
+typedef struct attr_ctx {
+    ddad_mapsfile_writer_t *wr;
+    ddad_status_t st;
+} attr_ctx_t;
+
+static int put_attr(const char *path, const char *value, void *user)
+{
+    attr_ctx_t *a = user;
+    char key[256];
+    snprintf(key, sizeof key, "config.%s", path);
+    a->st = ddad_mapsfile_set_attr(a->wr, key, value);
+    return a->st != DDAD_OK;
+}
+
+ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metrics_record_t *rec)
+{
+    const ddad_config_t *cfg = &c->cfg;
+    const eval_opts_t *o = &c->opts;
+    ddad_dataset_t *ds = NULL;
+    const ddad_sample_t **test = NULL, **train = NULL;
+    size_t n_test = 0, n_train = 0;
+    ddad_testiter_t *it = NULL;
+    pass_t p;
+    memset(&p, 0, sizeof p);
+    char out_dir[DDAD_CONFIG_PATH_MAX + 128], path[DDAD_CONFIG_PATH_MAX + 256], maps_path[DDAD_CONFIG_PATH_MAX + 256];
+    char notes[1024] = "";
+    ddad_status_t st = DDAD_OK;
+    memset(rec, 0, sizeof *rec);
+    snprintf(rec->category, sizeof rec->category, "%s", category);
+    rec->image_auroc = rec->pixel_auroc = rec->au_pro = NAN;
+    rec->pixel_f1_max = rec->pixel_f1_threshold = rec->image_f1_max = rec->image_f1_threshold = NAN;
+    rec->au_pro_limit = o->pro_limit;
+
+    const bool unified = ddad_config_is_unified(cfg);
+    int class_id = ddad_config_category_index(cfg, category);
+    if (class_id < 0) {
+        st = ddad_fail(DDAD_STATUS_CONFIG, "category '%s' is not one of the run's categories (data.category)", category);
+        goto fail;
+    }
+    if (unified)
+        snprintf(out_dir, sizeof out_dir, "%s/%s", c->run_dir, category);
+    else
+        snprintf(out_dir, sizeof out_dir, "%s", c->run_dir);
+    DDAD_TRY(mkdir_p(out_dir));
+    DDAD_TRY(open_split(cfg, category, &ds, &test, &n_test, &train, &n_train));
+
+    const int64_t S = cfg->data.image_size, T = (int64_t)cfg->score.timesteps.n;
+    const bool rgb = cfg->score.method == DDAD_SCORE_METHOD_RGB;
+    p.c = c;
+    p.S = S;
+    p.T = T;
+    p.quiet = o->quiet;
+
+    /* 1. deployment threshold: max over the maps / scores of good training images */
+    int n_thr = o->threshold_images < (int)n_train ? o->threshold_images : (int)n_train;
+    double image_thr = NAN, pixel_thr = NAN;
+    if (n_thr > 0) {
+        ddad_testiter_opts_t to = {.image_size = (int)S, .mask_original_size = false,
+                                   .mask_threshold = ds->mask_threshold};
+        DDAD_TRY(ddad_testiter_create(&it, train + (n_train - (size_t)n_thr), (size_t)n_thr, &to));
+        p.max_score = p.max_pixel = -INFINITY;
+        p.lo = INFINITY;
+        p.hi = -INFINITY;
+        p.n = n_thr;
+        DDAD_TRY(ddad_score_split(&c->model, it, class_id, on_row, &p));
+        ddad_testiter_free(it);
+        it = NULL;
+        image_thr = p.max_score;
+        pixel_thr = p.max_pixel;
+        if (c->n_thresholds < EVAL_MAX_CATEGORIES) {
+            eval_threshold_t *t = &c->thresholds[c->n_thresholds++];
+            snprintf(t->category, sizeof t->category, "%s", category);
+            t->image_threshold = image_thr;
+            t->pixel_threshold = pixel_thr;
+            t->images = n_thr;
+        }
+    }
+
+    /* 2. the test split */
+    p.original = cfg->score.resolution == DDAD_SCORE_RESOLUTION_ORIGINAL;
+    p.oh = p.ow = S;
+    if (p.original) {
+        p.oh = test[0]->height;
+        p.ow = test[0]->width;
+    }
+    const int64_t OHW = p.oh * p.ow;
+    p.n = (int64_t)n_test;
+    p.paths = calloc(n_test, sizeof *p.paths);
+    p.stems = calloc(n_test, sizeof *p.stems);
+    p.zeros = calloc((size_t)OHW, 1);
+    if (p.original) {
+        p.map_o = malloc((size_t)OHW * sizeof(float));
+        p.kl_o = malloc((size_t)(T * OHW) * sizeof(float));
+        p.feat_o = malloc((size_t)(T * OHW) * sizeof(float));
+    }
+    if (!p.paths || !p.stems || !p.zeros || (p.original && (!p.map_o || !p.kl_o || !p.feat_o))) {
+        st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
+        goto fail;
+    }
+    ddad_testiter_opts_t to = {.image_size = (int)S, .mask_original_size = p.original,
+                               .mask_threshold = ds->mask_threshold};
+    DDAD_TRY(ddad_testiter_create(&it, test, n_test, &to));
+    snprintf(maps_path, sizeof maps_path, "%s/maps.h5", out_dir);
+    ddad_mapsfile_spec_t spec = {.category = category, .resolution = p.original ? "original" : "model",
+                                 .n = (int64_t)n_test, .h = p.oh, .w = p.ow, .has_scores = true,
+                                 .num_timesteps = rgb ? 0 : T, .timesteps = NULL, .compress_level = p.original ? 1 : 0};
+    int64_t ts[DDAD_CONFIG_MAX_INTS];
+    for (int64_t k = 0; k < T; k++)
+        ts[k] = cfg->score.timesteps.v[k];
+    spec.timesteps = ts;
+    DDAD_TRY(ddad_mapsfile_create(&p.wr, maps_path, &spec));
+    attr_ctx_t ac = {.wr = p.wr, .st = DDAD_OK};
+    if (ddad_config_foreach(cfg, put_attr, &ac) != 0) {
+        st = ac.st;
+        goto fail;
+    }
+    const char *feat_src = rgb ? "none (score.method rgb)" : c->model.effnet.source;
+    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "checkpoint", c->checkpoint));
+    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "feature_weights", feat_src));
+    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "git_revision", DDAD_GIT_REVISION));
+    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "torch_version", ddad_torch_version()));
+    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "kl_maps", "mean over RGB of the KL map in bits, standardised per image "
+                                                    "and timestep"));
+    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "feat_maps", "feature error at features.score_size, bilinear to the map size"));
+    p.max_score = p.max_pixel = -INFINITY;
+    p.lo = INFINITY;
+    p.hi = -INFINITY;
+    p.seconds = 0;
+    double t0 = now_s();
+    DDAD_TRY(ddad_score_split(&c->model, it, class_id, on_row, &p));
+    double wall = now_s() - t0;
+    DDAD_TRY(ddad_mapsfile_finish(p.wr));
+    ddad_mapsfile_writer_free(p.wr);
+    p.wr = NULL;
+
+    /* 3. metrics from the file just written (exactly what --maps reports) */
+    DDAD_TRY(ddad_metrics_from_mapsfile(maps_path, o->pro_limit, rec));
+    snprintf(rec->category, sizeof rec->category, "%s", category);
+    double spi = wall / (double)n_test;
+    fprintf(stderr, "%s: %zu images in %.2f s: %.1f ms per image, %.2f images/s (model forward share %.1f ms)\n",
+            category, n_test, wall, 1000.0 * spi, 1.0 / spi, 1000.0 * p.seconds / (double)n_test);
+
+    /* notes: what the numbers are */
+    rec->notes[0] = '\0';
+    if (!rgb && c->model.effnet.random_weights)
+        add_note(rec, "RANDOM feature-extractor weights");
+    if (rgb)
+        add_note(rec, "rgb ablation (x0-prediction error)");
+    add_note(rec, p.original ? "maps at original resolution" : "maps at model resolution, masks nearest");
+    snprintf(notes, sizeof notes, "%s%s; features at %d px, feature_timestep %s; maps at %s resolution (%lldx%lld)%s",
+             c->model.effnet.random_weights && !rgb ? "results computed with RANDOM feature-extractor weights "
+                                                      "(features.weights empty); "
+                                                    : "",
+             rgb ? "score.method rgb: plain x0-prediction error, no feature map" : "score.method ddad",
+             cfg->features.score_size,
+             cfg->score.feature_timestep == DDAD_FEATURE_TIMESTEP_SAME ? "same" : "respaced_quirk",
+             p.original ? "original" : "model", (long long)p.oh, (long long)p.ow,
+             p.original ? "" : ", masks resized with nearest neighbour");
+
+    /* 4. binary-mask threshold */
+    double thr;
+    char thr_src[256];
+    if (o->threshold_f1 || !isfinite(pixel_thr)) {
+        thr = rec->pixel_f1_threshold;
+        snprintf(thr_src, sizeof thr_src, "test-split F1-max (optimistic)");
+    } else {
+        thr = pixel_thr;
+        snprintf(thr_src, sizeof thr_src,
+                 "max anomaly-map value over %d good training images (seen in training; deployment default)", n_thr);
+    }
+
+    /* 5. files */
+    metrics_extra_t x = {.resolution = p.original ? "original" : "model", .map_h = p.oh, .map_w = p.ow,
+                         .threshold = thr, .threshold_source = thr_src, .feature_weights = feat_src,
+                         .seconds_per_image = spi, .checkpoint = c->checkpoint, .step = c->step, .notes = notes};
+    snprintf(path, sizeof path, "%s/metrics.json", out_dir);
+    DDAD_TRY(write_metrics_json(path, cfg, rec, &x));
+    snprintf(path, sizeof path, "%s/metrics.csv", out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        st = ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    st = ddad_report_write(f, rec, 1, DDAD_REPORT_CSV);
+    if (fclose(f) != 0 && st == DDAD_OK)
+        st = ddad_fail(DDAD_STATUS_IO, "writing %s failed", path);
+    if (st != DDAD_OK)
+        goto fail;
+    bool pngs = false;
+    DDAD_TRY(eval_curves_write(maps_path, out_dir, o->pro_limit, &pngs));
+
+    if (o->save_images || cfg->eval.save_images) {
+        char img_dir[DDAD_CONFIG_PATH_MAX + 160];
+        snprintf(img_dir, sizeof img_dir, "%s/images", out_dir);
+        DDAD_TRY(mkdir_p(img_dir));
+        ddad_mapsfile_t *mf = NULL;
+        float *map = malloc((size_t)OHW * sizeof *map);
+        if (!map) {
+            st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
+            goto fail;
+        }
+        st = ddad_mapsfile_open(&mf, maps_path);
+        eval_images_opts_t io = {.lo = p.lo, .hi = p.hi, .threshold = (float)thr};
+        for (size_t i = 0; st == DDAD_OK && i < n_test; i++) {
+            st = ddad_mapsfile_read_image(mf, (int64_t)i, map, NULL);
+            if (st == DDAD_OK)
+                st = eval_images_write(map, p.oh, p.ow, p.paths[i], img_dir, p.stems[i], &io);
+        }
+        ddad_mapsfile_close(mf);
+        free(map);
+        if (st != DDAD_OK)
+            goto fail;
+        fprintf(stderr, "%s: heat maps, binary masks (threshold %.4g: %s) and overlays in %s\n", category, thr, thr_src,
+                img_dir);
+    }
+    fprintf(stderr, "%s: wrote %s, metrics.json, metrics.csv, curves%s in %s\n", category, "maps.h5",
+            pngs ? " (roc.png, pro.png)" : "", out_dir);
+fail:
+    ddad_testiter_free(it);
+    ddad_mapsfile_writer_free(p.wr);
+    if (p.paths)
+        for (size_t i = 0; i < n_test; i++)
+            free(p.paths[i]);
+    if (p.stems)
+        for (size_t i = 0; i < n_test; i++)
+            free(p.stems[i]);
+    free(p.paths);
+    free(p.stems);
+    free(p.zeros);
+    free(p.map_o);
+    free(p.kl_o);
+    free(p.feat_o);
+    free(test);
+    free(train);
+    ddad_dataset_free(ds);
+    if (st != DDAD_OK)
+        return ddad_fail_context(st, "evaluating %s", category);
+    return DDAD_OK;
+}
+
+/* ---- threshold.json ------------------------------------------------------------ */
+
+/* Reads the entries of an existing file (written by this program). */
+static void read_existing(const char *path, eval_threshold_t *out, size_t *n, size_t cap)
+{
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[1024];
+    while (fgets(line, sizeof line, f) && *n < cap) {
+        eval_threshold_t t;
+        memset(&t, 0, sizeof t);
+        char *p = strstr(line, "\"category\": \"");
+        if (!p)
+            continue;
+        p += strlen("\"category\": \"");
+        char *q = strchr(p, '"');
+        if (!q || (size_t)(q - p) >= sizeof t.category)
+            continue;
+        memcpy(t.category, p, (size_t)(q - p));
+        char *a = strstr(q, "\"image_threshold\":"), *b = strstr(q, "\"pixel_threshold\":"), *c = strstr(q, "\"images\":");
+        if (!a || !b)
+            continue;
+        t.image_threshold = strtod(a + strlen("\"image_threshold\":"), NULL);
+        t.pixel_threshold = strtod(b + strlen("\"pixel_threshold\":"), NULL);
+        t.images = c ? atoi(c + strlen("\"images\":")) : 0;
+        out[(*n)++] = t;
+    }
+    fclose(f);
+}
+
+ddad_status_t eval_ctx_write_thresholds(eval_ctx_t *c)
+{
+    if (c->n_thresholds == 0)
+        return DDAD_OK;
+    char path[DDAD_CONFIG_PATH_MAX + 32], tmp[DDAD_CONFIG_PATH_MAX + 48];
+    snprintf(path, sizeof path, "%s/threshold.json", c->run_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    eval_threshold_t all[EVAL_MAX_CATEGORIES * 2];
+    size_t n = 0;
+    read_existing(path, all, &n, EVAL_MAX_CATEGORIES);
+    for (size_t i = 0; i < c->n_thresholds; i++) {
+        size_t j = 0;
+        while (j < n && strcmp(all[j].category, c->thresholds[i].category))
+            j++;
+        all[j] = c->thresholds[i];
+        if (j == n)
+            n++;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", tmp, strerror(errno));
+    fprintf(f, "{\n  \"format\": \"ddad-threshold\", \"format_version\": 1,\n"
+               "  \"source\": \"max over good training images (seen in training) of the image score and of the "
+               "anomaly map\",\n  \"checkpoint\": ");
+    json_str(f, c->checkpoint);
+    fputs(",\n  \"thresholds\": [\n", f);
+    for (size_t i = 0; i < n; i++) {
+        fputs("    {\"category\": ", f);
+        json_str(f, all[i].category);
+        fputs(", \"image_threshold\": ", f);
+        json_num(f, all[i].image_threshold);
+        fputs(", \"pixel_threshold\": ", f);
+        json_num(f, all[i].pixel_threshold);
+        fprintf(f, ", \"images\": %d}%s\n", all[i].images, i + 1 < n ? "," : "");
+    }
+    fputs("  ]\n}\n", f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return ddad_fail(DDAD_STATUS_IO, "writing %s failed", path);
+    }
+    return DDAD_OK;
+}
