@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Images/s of the full anomaly-map computation (3 timesteps, KL + feature
+# maps, EfficientNet-B4 targets) at the demo size (configs/demo.yaml, 64 px,
+# random weights), in one run:
+#   ddad same     one UNet forward per (image, t), (image, t) pairs batched (score.batch_size 8)
+#   ddad quirk/1  the authors' two forwards per (image, t), one pair per call:
+#                 the same UNet calls as the reference
+#   python        the authors' procedure in PyTorch (bench_score.py), one image at a time
+# and the ratios: python / ddad same (total gain), python / ddad quirk/1
+# (implementation), ddad quirk/1 / ddad same (algorithm + batching). Also the
+# peak RSS of each process (model included).
+#
+# usage: experiments/bench/bench_score.sh [BUILD_DIR]   (IMAGES=8 THREADS=2)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-build}
+py=${DDAD_PYTHON:-/usr/bin/python3}
+threads=${THREADS:-2}
+images=${IMAGES:-8}
+[ -x "$build/bin/bench_score" ] || { echo "bench_score not built: cmake --build $build --target bench_score" >&2; exit 2; }
+key() { awk -v k="$1" '$1 == k {print $2}'; }
+same=$("$build/bin/bench_score" "$root/configs/demo.yaml" "$images" "$threads" same 8 2>/dev/null)
+quirk=$("$build/bin/bench_score" "$root/configs/demo.yaml" "$images" "$threads" quirk 1 2>/dev/null)
+pyout=$("$py" "$here/bench_score.py" "$images" "$threads")
+printf '%-14s %10s %12s %10s %12s\n' case unet_calls "ms/image" "images/s" "peak RSS MB"
+for name in same quirk pyout; do
+    out=${!name}
+    label=$([ "$name" = same ] && echo "ddad same" || { [ "$name" = quirk ] && echo "ddad quirk/1" || echo "python"; })
+    printf '%-14s %10s %12s %10s %12s\n' "$label" "$(key unet_calls <<<"$out")" "$(key ms_per_image <<<"$out")" \
+        "$(key images_per_s <<<"$out")" "$(key peak_rss_mb <<<"$out")"
+done
+s=$(key ms_per_image <<<"$same"); q=$(key ms_per_image <<<"$quirk"); p=$(key ms_per_image <<<"$pyout")
+[ "$(key params <<<"$same")" = "$(key params <<<"$pyout")" ] || echo "warning: parameter counts differ (C $(key params <<<"$same"), python $(key params <<<"$pyout"))"
+awk -v s="$s" -v q="$q" -v p="$p" 'BEGIN {
+    printf "speed-up python / ddad same:        %.2f (total)\n", p / s;
+    printf "speed-up python / ddad quirk/1:     %.2f (same UNet calls: implementation)\n", p / q;
+    printf "speed-up ddad quirk/1 / ddad same:  %.2f (one forward per t + batching: algorithm)\n", q / s }'
