@@ -60,6 +60,7 @@ static const char *usage_text =
     "  --checkpoint PATH   checkpoint to load (default the latest of the run)\n"
     "  --device D          cpu, cuda or cuda:N (overrides the config's device)\n"
     "  --colormap NAME     viridis (default) or inferno\n"
+    "  --print-run-dir     print the run folder of CONFIG (after --set) and exit\n"
     "  --help, --version\n"
     "\n"
     "exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 data (missing run, checkpoint,\n"
@@ -77,6 +78,7 @@ typedef struct vis_args {
     const char *checkpoint;
     const char *device;
     ddad_colormap_t cm;
+    bool print_run_dir;
 } vis_args_t;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -104,6 +106,8 @@ static int parse_args(int argc, char **argv, vis_args_t *a)
         } else if (!strcmp(s, "--version")) {
             printf("ddad-vis %s (%s)\n", DDAD_VERSION, DDAD_GIT_REVISION);
             return 0;
+        } else if (!strcmp(s, "--print-run-dir")) {
+            a->print_run_dir = true;
         } else if (!strcmp(s, "--all-test")) {
             a->all_test = true;
             selectors++;
@@ -718,6 +722,14 @@ int main(int argc, char **argv)
     if ((st = ddad_config_load(&c.cfg, args.config, sets, n_sets))) {
         what = "config";
         goto done;
+    }
+    if (args.print_run_dir) {
+        if ((st = ddad_config_run_dir(&c.cfg, c.run_dir, sizeof c.run_dir))) {
+            what = "run folder";
+            goto done;
+        }
+        printf("%s\n", c.run_dir);
+        return 0;
     }
     if ((st = ddad_runtime_setup(&c.cfg))) {
         what = "runtime";
