@@ -1,0 +1,728 @@
+/* core/nn/trainer.c - see trainer.h */
+#include "trainer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../dataset.h"
+#include "../loader.h"
+#include "checkpoint.h"
+
+#define TRAINER_PATH_MAX 4096
+
+struct ddad_trainer {
+    ddad_config_t cfg;
+    ddad_trainer_opts_t opts;
+    char run_dir[TRAINER_PATH_MAX];
+    char resumed_from[TRAINER_PATH_MAX];
+
+    ddad_dataset_t *ds;
+    const ddad_sample_t **train; /* (n_train) borrowed from ds */
+    size_t n_train;
+    int64_t *class_ids;          /* (n_train) */
+    ddad_loader_t *loader;       /* NULL in a dry run */
+
+    ddad_model_t model;
+    bool has_model;
+    ddad_tensor_t **trainable;   /* (n_trainable) borrowed from model.params */
+    size_t n_trainable;
+    ddad_adamw_t *opt;
+    ddad_generator_t *gen;       /* noise and timesteps, on the model's device */
+
+    float *x_host;               // (B, 3, S, S)
+    int64_t *y_host;             // (B)
+    int64_t batch, size;
+
+    bool amp;                    /* autocast on (CUDA only, or bf16 where it works) */
+    ddad_dtype_t amp_dtype;
+    double loss_scale;           /* fp16: dynamic loss scale; 1 otherwise */
+    int64_t scale_good_steps;
+
+    int64_t step;                /* iterations completed */
+    double last_lr;
+    int64_t run_step0;           /* step when ddad_trainer_run started */
+    double run_t0;
+};
+
+ddad_trainer_opts_t ddad_trainer_opts_default(void)
+{
+    ddad_trainer_opts_t o;
+    memset(&o, 0, sizeof o);
+    return o;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double ddad_trainer_lr_at(const ddad_config_t *cfg, int64_t step)
+{
+    if (cfg->train.lr_decay == DDAD_LR_DECAY_CONSTANT || cfg->train.iterations <= 0)
+        return cfg->train.lr;
+    double frac = (double)step / (double)cfg->train.iterations; /* guided-diffusion's _anneal_lr */
+    return cfg->train.lr * (1.0 - (frac > 1.0 ? 1.0 : frac));
+}
+
+/* ---- run folder ------------------------------------------------------------- */
+
+static ddad_status_t mkdir_p(const char *path)
+{
+    char buf[TRAINER_PATH_MAX];
+    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
+        return ddad_fail(DDAD_STATUS_IO, "path too long: %s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            struct stat sb;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return ddad_fail(DDAD_STATUS_IO, "cannot create run folder %s (at %s): %s", path, buf,
+                                 strerror(errno));
+            if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
+                return ddad_fail(DDAD_STATUS_IO, "cannot create run folder %s: %s exists and is not a folder", path,
+                                 buf);
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    return DDAD_OK;
+}
+
+/* Creates and deletes a file in dir: proves writes work, also for root, for
+ * whom permission bits do not. */
+static ddad_status_t probe_writable(const char *dir, const char *what)
+{
+    char tmp[TRAINER_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/.ddad-write-probe.XXXXXX", dir);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return ddad_fail(DDAD_STATUS_IO, "%s %s is not writable: %s (set run.dir to a writable folder)", what, dir,
+                         strerror(errno));
+    close(fd);
+    unlink(tmp);
+    return DDAD_OK;
+}
+
+/* Dry run: the run folder must exist as a writable folder, or its nearest
+ * existing ancestor must be one. Nothing is created. */
+static ddad_status_t check_run_dir_dry(const char *run_dir)
+{
+    char buf[TRAINER_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", run_dir);
+    for (;;) {
+        struct stat sb;
+        if (stat(buf, &sb) == 0) {
+            if (!S_ISDIR(sb.st_mode))
+                return ddad_fail(DDAD_STATUS_IO, "cannot create run folder %s: %s exists and is not a folder",
+                                 run_dir, buf);
+            return probe_writable(buf, strcmp(buf, run_dir) ? "run folder parent" : "run folder");
+        }
+        if (errno != ENOENT && errno != ENOTDIR)
+            return ddad_fail(DDAD_STATUS_IO, "cannot create run folder %s: %s: %s", run_dir, buf, strerror(errno));
+        char *slash = strrchr(buf, '/');
+        if (!slash) {
+            snprintf(buf, sizeof buf, ".");
+        } else if (slash == buf) {
+            buf[1] = '\0';
+        } else {
+            *slash = '\0';
+        }
+    }
+}
+
+static ddad_status_t write_file_atomic(const char *path, const char *text)
+{
+    char tmp[TRAINER_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", tmp, strerror(errno));
+    bool ok = fputs(text, f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", path, strerror(e));
+    }
+    return DDAD_OK;
+}
+
+/* Deletes every checkpoint (complete or partial) of run_dir. */
+static ddad_status_t delete_checkpoints(const char *run_dir, int *n_deleted)
+{
+    char dir[TRAINER_PATH_MAX], path[TRAINER_PATH_MAX + 256];
+    snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
+    *n_deleted = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return DDAD_OK;
+    struct dirent *e;
+    ddad_status_t st = DDAD_OK;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "step_", 5) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0) {
+            st = ddad_fail(DDAD_STATUS_IO, "cannot delete old checkpoint %s: %s", path, strerror(errno));
+            break;
+        }
+        if (!strstr(e->d_name, ".partial"))
+            (*n_deleted)++;
+    }
+    closedir(d);
+    return st;
+}
+
+/* Keeps the header and the lines of train.log with step <= last (steps after
+ * the checkpoint resumed from are trained again). */
+static ddad_status_t truncate_log(const char *run_dir, int64_t last)
+{
+    char path[TRAINER_PATH_MAX + 16], tmp[TRAINER_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/train.log", run_dir);
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return DDAD_OK;
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        return ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    char line[1024];
+    while (fgets(line, sizeof line, in)) {
+        long long s;
+        bool whole = strchr(line, '\n') != NULL; /* a kill may have cut the last line */
+        if (whole && (line[0] == '#' || (sscanf(line, "%lld", &s) == 1 && s <= last)))
+            fputs(line, out);
+    }
+    fclose(in);
+    if (fclose(out) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return ddad_fail(DDAD_STATUS_IO, "cannot rewrite %s: %s", path, strerror(errno));
+    }
+    return DDAD_OK;
+}
+
+/* ---- data ------------------------------------------------------------------- */
+
+static ddad_status_t open_data(ddad_trainer_t *tr)
+{
+    const ddad_config_t *cfg = &tr->cfg;
+    char fmt_name[64];
+    ddad_dataset_format_t fmt;
+    if (!ddad_config_get_text(cfg, "data.format", fmt_name, sizeof fmt_name))
+        return ddad_fail(DDAD_STATUS_INTERNAL, "data.format missing from the schema");
+    ddad_status_t st = ddad_dataset_format_parse(fmt_name, &fmt);
+    if (st != DDAD_OK)
+        return ddad_fail(DDAD_STATUS_CONFIG, "data.format: %s", ddad_last_error());
+
+    const char *names[DDAD_CONFIG_MAX_NAMES];
+    size_t n_cat = ddad_config_categories(cfg, names, DDAD_CONFIG_MAX_NAMES);
+    bool all_unknown = n_cat == 0; /* "all" without a known list: every folder */
+    if (n_cat > DDAD_CONFIG_MAX_NAMES)
+        n_cat = DDAD_CONFIG_MAX_NAMES;
+    struct stat sb;
+    if (stat(cfg->data.root, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return ddad_fail(DDAD_STATUS_DATA, "data.root %s: no such folder (generate the synthetic set with "
+                         "ddad-synth --out %s, or fetch a data set with make -f Makefile.data)",
+                         cfg->data.root, cfg->data.root);
+    st = ddad_dataset_index(&tr->ds, fmt, cfg->data.root, all_unknown ? NULL : names, n_cat);
+    if (st == DDAD_OK)
+        st = ddad_dataset_validate(tr->ds);
+    if (st != DDAD_OK)
+        return ddad_fail_context(st, "data set %s", cfg->data.root);
+    st = ddad_dataset_select(tr->ds, NULL, DDAD_SPLIT_TRAIN, &tr->train, &tr->n_train);
+    if (st != DDAD_OK)
+        return st;
+    if ((int64_t)tr->n_train < cfg->train.batch_size)
+        return ddad_fail(DDAD_STATUS_DATA, "%s: %zu training images, fewer than train.batch_size %d", cfg->data.root,
+                         tr->n_train, cfg->train.batch_size);
+    tr->class_ids = calloc(tr->n_train, sizeof *tr->class_ids);
+    if (!tr->class_ids)
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory (class ids)");
+    for (size_t i = 0; i < tr->n_train; i++) {
+        int c = ddad_config_category_index(cfg, tr->train[i]->category);
+        if (c < 0)
+            c = 0;
+        if (cfg->model.num_classes > 0 && c >= cfg->model.num_classes)
+            return ddad_fail(DDAD_STATUS_CONFIG, "category %s has class label %d but model.num_classes is %d "
+                             "(raise model.num_classes)", tr->train[i]->category, c, cfg->model.num_classes);
+        tr->class_ids[i] = c;
+    }
+    return DDAD_OK;
+}
+
+static ddad_status_t open_loader(ddad_trainer_t *tr)
+{
+    const ddad_config_t *cfg = &tr->cfg;
+    ddad_loader_opts_t lo = ddad_loader_opts_default();
+    lo.image_size = cfg->data.image_size;
+    lo.batch_size = cfg->train.batch_size;
+    lo.seed = (uint64_t)cfg->seed;
+    lo.rotation_deg = (float)cfg->data.rotation_deg;
+    lo.threads = cfg->data.loader_threads > 0 ? cfg->data.loader_threads : 1;
+    ddad_status_t st = ddad_loader_create(&tr->loader, tr->train, tr->class_ids, tr->n_train, &lo);
+    if (st != DDAD_OK)
+        return st;
+    tr->batch = cfg->train.batch_size;
+    tr->size = cfg->data.image_size;
+    tr->x_host = malloc((size_t)(tr->batch * 3 * tr->size * tr->size) * sizeof *tr->x_host);
+    tr->y_host = malloc((size_t)tr->batch * sizeof *tr->y_host);
+    if (!tr->x_host || !tr->y_host)
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory (batch buffers)");
+    return DDAD_OK;
+}
+
+/* ---- model, optimizer, precision ------------------------------------------------ */
+
+static ddad_status_t open_precision(ddad_trainer_t *tr)
+{
+    tr->loss_scale = 1.0;
+    ddad_precision_t p = tr->cfg.train.precision;
+    if (p == DDAD_PRECISION_FP32)
+        return DDAD_OK;
+    tr->amp = true;
+    tr->amp_dtype = p == DDAD_PRECISION_FP16 ? DDAD_DTYPE_F16 : DDAD_DTYPE_BF16;
+    if (p == DDAD_PRECISION_FP16) {
+        if (tr->model.device.type != DDAD_DEVICE_TYPE_CUDA)
+            return ddad_fail(DDAD_STATUS_CONFIG, "train.precision fp16 needs a CUDA device (device is %s)",
+                             tr->cfg.device);
+        tr->loss_scale = 65536.0; /* torch.cuda.amp.GradScaler's initial scale */
+    }
+    bool was = false;
+    ddad_status_t st = ddad_autocast_set(true, tr->model.device, tr->amp_dtype, &was);
+    if (st == DDAD_OK)
+        ddad_autocast_set(false, tr->model.device, tr->amp_dtype, NULL);
+    if (st != DDAD_OK)
+        return ddad_fail(DDAD_STATUS_DEVICE, "train.precision %s is not available on %s: %s",
+                         p == DDAD_PRECISION_FP16 ? "fp16" : "bf16", tr->cfg.device, ddad_last_error());
+    return DDAD_OK;
+}
+
+static ddad_status_t open_optimizer(ddad_trainer_t *tr)
+{
+    ddad_model_t *m = &tr->model;
+    ddad_status_t st = ddad_params_set_requires_grad(&m->params, true);
+    if (st != DDAD_OK)
+        return st;
+    size_t n = ddad_params_trainable(&m->params, NULL, 0);
+    tr->trainable = calloc(n ? n : 1, sizeof *tr->trainable);
+    if (!tr->trainable)
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory (parameter list)");
+    tr->n_trainable = ddad_params_trainable(&m->params, tr->trainable, n);
+    ddad_adamw_options_t ao = {.lr = tr->cfg.train.lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                               .weight_decay = tr->cfg.train.weight_decay};
+    st = ddad_adamw_create(&tr->opt, tr->trainable, tr->n_trainable, ao);
+    if (st == DDAD_OK)
+        st = ddad_generator_create(&tr->gen, (uint64_t)tr->cfg.seed, m->device);
+    return st;
+}
+
+static ddad_status_t resume_from(ddad_trainer_t *tr, const char *path)
+{
+    ddad_config_t saved;
+    ddad_status_t st = ddad_checkpoint_read_config(path, &saved);
+    if (st == DDAD_OK) {
+        char *a = NULL, *b = NULL;
+        if (ddad_config_to_yaml(&saved, &a) == DDAD_OK && ddad_config_to_yaml(&tr->cfg, &b) == DDAD_OK &&
+            strcmp(a, b) != 0)
+            ddad_log(DDAD_LOG_WARN, "the config differs from the one stored in %s: the resumed run is not "
+                     "the continuation of the same experiment", path);
+        free(a);
+        free(b);
+    }
+    ddad_checkpoint_state_t s;
+    memset(&s, 0, sizeof s);
+    st = ddad_checkpoint_load(path, &tr->model, tr->opt, tr->gen, &s);
+    if (st != DDAD_OK)
+        return st;
+    st = ddad_loader_seek(tr->loader, &s.cursor);
+    if (st != DDAD_OK)
+        return ddad_fail_context(st, "resuming from %s", path);
+    tr->step = s.step;
+    tr->last_lr = s.lr;
+    snprintf(tr->resumed_from, sizeof tr->resumed_from, "%s", path);
+    ddad_log(DDAD_LOG_INFO, "resuming from %s (step %" PRId64 ")", path, s.step);
+    return DDAD_OK;
+}
+
+void ddad_trainer_free(ddad_trainer_t *tr)
+{
+    if (!tr)
+        return;
+    ddad_generator_free(tr->gen);
+    ddad_adamw_free(tr->opt);
+    free(tr->trainable);
+    if (tr->has_model)
+        ddad_model_free(&tr->model);
+    ddad_loader_free(tr->loader);
+    free(tr->x_host);
+    free(tr->y_host);
+    free(tr->class_ids);
+    free(tr->train);
+    ddad_dataset_free(tr->ds);
+    free(tr);
+}
+
+ddad_status_t ddad_trainer_create(ddad_trainer_t **out, const ddad_config_t *cfg, const ddad_trainer_opts_t *opts)
+{
+    *out = NULL;
+    ddad_trainer_t *tr = calloc(1, sizeof *tr);
+    if (!tr)
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory (trainer)");
+    tr->cfg = *cfg;
+    tr->opts = opts ? *opts : ddad_trainer_opts_default();
+    ddad_status_t st = DDAD_OK;
+    char latest[TRAINER_PATH_MAX];
+    bool has_ckpt = false;
+
+    if (tr->opts.run_dir) {
+        if ((size_t)snprintf(tr->run_dir, sizeof tr->run_dir, "%s", tr->opts.run_dir) >= sizeof tr->run_dir)
+            DDAD_TRY(ddad_fail(DDAD_STATUS_IO, "run folder path too long"));
+    } else {
+        DDAD_TRY(ddad_config_run_dir(cfg, tr->run_dir, sizeof tr->run_dir));
+    }
+    tr->opts.run_dir = NULL; /* not kept: the caller's string may go */
+
+    /* 1. device and run folder: cheap checks first */
+    ddad_device_t dev;
+    if (ddad_device_parse(&dev, cfg->device) != DDAD_OK || ddad_device_check(dev) != DDAD_OK)
+        DDAD_TRY(ddad_fail(DDAD_STATUS_DEVICE, "device %s: %s", cfg->device, ddad_last_error()));
+    if (dev.type == DDAD_DEVICE_TYPE_CPU)
+        DDAD_TRY(ddad_set_deterministic(true));
+    if (tr->opts.dry_run)
+        DDAD_TRY(check_run_dir_dry(tr->run_dir));
+    has_ckpt = ddad_checkpoint_latest(tr->run_dir, latest, sizeof latest) == DDAD_OK;
+    ddad_clear_error();
+    if (has_ckpt && !tr->opts.resume && !tr->opts.force)
+        DDAD_TRY(ddad_fail(DDAD_STATUS_USAGE, "run folder %s already holds checkpoints (latest %s): pass --resume "
+                           "to continue that run, or --force to delete its checkpoints and start over",
+                           tr->run_dir, latest));
+    if (!tr->opts.dry_run) {
+        char ck[TRAINER_PATH_MAX + 16];
+        snprintf(ck, sizeof ck, "%s/checkpoints", tr->run_dir);
+        DDAD_TRY(mkdir_p(ck));
+        DDAD_TRY(probe_writable(ck, "checkpoint folder"));
+    }
+
+    /* 2. data */
+    DDAD_TRY(open_data(tr));
+
+    /* 3. model (weights files are read here) */
+    unsigned flags = DDAD_MODEL_WITH_FEATURES;
+    if (!tr->opts.dry_run)
+        flags |= DDAD_MODEL_WITH_EMA;
+    bool resume = tr->opts.resume && has_ckpt && !tr->opts.force;
+    if (resume)
+        flags |= DDAD_MODEL_NO_INIT;
+    DDAD_TRY(ddad_model_create(&tr->model, cfg, flags));
+    tr->has_model = true;
+    DDAD_TRY(open_precision(tr));
+    if (tr->opts.dry_run) {
+        *out = tr;
+        return DDAD_OK;
+    }
+
+    /* 4. loader (decodes every image once), optimizer, generator */
+    DDAD_TRY(open_loader(tr));
+    DDAD_TRY(open_optimizer(tr));
+    tr->last_lr = ddad_trainer_lr_at(cfg, 0);
+
+    /* 5. the state of the run folder: resume, or start (over) */
+    char *yaml = NULL;
+    char path[TRAINER_PATH_MAX + 32];
+    if (resume) {
+        DDAD_TRY(resume_from(tr, latest));
+        DDAD_TRY(truncate_log(tr->run_dir, tr->step));
+    } else {
+        if (has_ckpt) {
+            int n_del = 0;
+            DDAD_TRY(delete_checkpoints(tr->run_dir, &n_del));
+            ddad_log(DDAD_LOG_WARN, "--force: deleted %d old checkpoint(s) of %s", n_del, tr->run_dir);
+        }
+        snprintf(path, sizeof path, "%s/train.log", tr->run_dir);
+        DDAD_TRY(write_file_atomic(path, "# step loss mse vb feat lr it_per_s\n"));
+    }
+    DDAD_TRY(ddad_config_to_yaml(cfg, &yaml));
+    snprintf(path, sizeof path, "%s/config.yaml", tr->run_dir);
+    st = write_file_atomic(path, yaml);
+    free(yaml);
+    if (st != DDAD_OK)
+        goto fail;
+    *out = tr;
+    return DDAD_OK;
+fail:
+    ddad_trainer_free(tr);
+    return st;
+}
+
+/* ---- one step ----------------------------------------------------------------- */
+
+/* fp16: gradients carry the loss scale. Unscales them; *finite says whether
+ * all are finite (else the step is skipped and the scale halved). */
+static ddad_status_t unscale_grads(ddad_trainer_t *tr, bool *finite)
+{
+    *finite = true;
+    for (size_t i = 0; i < tr->n_trainable; i++) {
+        ddad_tensor_t *g = NULL;
+        ddad_status_t st = ddad_grad(&g, tr->trainable[i]);
+        if (st == DDAD_OK && g)
+            st = ddad_mul_scalar_(g, 1.0 / tr->loss_scale);
+        bool ok = true;
+        if (st == DDAD_OK && g && *finite)
+            st = ddad_all_finite(&ok, g);
+        ddad_tensor_free(g);
+        if (st != DDAD_OK)
+            return st;
+        if (!ok)
+            *finite = false;
+    }
+    return DDAD_OK;
+}
+
+ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
+{
+    if (!tr->loader)
+        return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_step: a dry-run trainer cannot train");
+    const ddad_config_t *cfg = &tr->cfg;
+    ddad_model_t *m = &tr->model;
+    const bool on_cpu = m->device.type == DDAD_DEVICE_TYPE_CPU;
+    const int64_t B = tr->batch, S = tr->size;
+    const int64_t shape[4] = {B, 3, S, S};
+    const int64_t fs = cfg->features.train_size;
+    const double lr = ddad_trainer_lr_at(cfg, tr->step);
+    double vals[4] = {0};
+
+    size_t mark = ddad_scope_begin();
+    ddad_status_t st = DDAD_OK;
+    bool amp_on = false;
+    ddad_tensor_t *x0, *y = NULL, *t, *noise, *x_t, *t_net, *target = NULL, *out, *feat = NULL;
+    DDAD_TRY(ddad_loader_next(tr->loader, tr->x_host, tr->y_host));
+    DDAD_TRY(ddad_from_buffer(&x0, tr->x_host, shape, 4, DDAD_DTYPE_F32));
+    if (!on_cpu)
+        DDAD_TRY(ddad_to_device(&x0, x0, m->device));
+    if (cfg->model.num_classes > 0)
+        DDAD_TRY(ddad_model_labels(m, tr->y_host, B, &y));
+    DDAD_TRY(ddad_randint(&t, 0, m->train_diffusion.num_timesteps, &B, 1, m->device, tr->gen));
+    DDAD_TRY(ddad_randn(&noise, shape, 4, DDAD_DTYPE_F32, m->device, tr->gen));
+    {
+        bool was = ddad_grad_set_enabled(false);
+        st = ddad_diffusion_q_sample(&m->train_diffusion, x0, t, noise, &x_t);
+        if (st == DDAD_OK)
+            st = ddad_diffusion_map_timesteps(&m->train_diffusion, t, &t_net);
+        ddad_grad_set_enabled(was);
+        if (st != DDAD_OK)
+            goto fail;
+    }
+    if (m->has_features)
+        DDAD_TRY(ddad_model_feature_target(m, x0, fs, &target));
+
+    if (tr->amp) {
+        DDAD_TRY(ddad_autocast_set(true, m->device, tr->amp_dtype, NULL));
+        amp_on = true;
+    }
+    DDAD_TRY(ddad_unet_forward(&m->unet, x_t, t_net, y, m->has_features ? fs : 0, &out, target ? &feat : NULL));
+    if (amp_on) {
+        ddad_autocast_set(false, m->device, tr->amp_dtype, NULL);
+        amp_on = false;
+        DDAD_TRY(ddad_to_dtype(&out, out, DDAD_DTYPE_F32));
+        if (feat)
+            DDAD_TRY(ddad_to_dtype(&feat, feat, DDAD_DTYPE_F32));
+    }
+
+    ddad_diffusion_losses_t L;
+    DDAD_TRY(ddad_diffusion_training_losses(&m->train_diffusion, out, x0, x_t, t, noise, feat, target, &L));
+    ddad_tensor_t *mse_m, *vb_m, *loss, *parts[4], *logv;
+    DDAD_TRY(ddad_mean(&mse_m, L.mse));
+    DDAD_TRY(ddad_mean(&vb_m, L.vb));
+    DDAD_TRY(ddad_add_scaled(&loss, mse_m, vb_m, cfg->train.vlb_weight));
+    if (L.feat_mse)
+        DDAD_TRY(ddad_add_scaled(&loss, loss, L.feat_mse, cfg->train.feature_loss_weight));
+    /* one device-to-host copy for the four numbers */
+    parts[0] = loss;
+    parts[1] = mse_m;
+    parts[2] = vb_m;
+    parts[3] = L.feat_mse ? L.feat_mse : vb_m;
+    DDAD_TRY(ddad_stack(&logv, (const ddad_tensor_t *const *)parts, 4, 0));
+    DDAD_TRY(ddad_detach(&logv, logv));
+    DDAD_TRY(ddad_to_buffer(logv, vals, sizeof vals, DDAD_DTYPE_F64));
+    if (!L.feat_mse)
+        vals[3] = 0;
+    if (!isfinite(vals[0]))
+        DDAD_TRY(ddad_fail(DDAD_STATUS_NUMERIC,
+                           "non-finite loss at step %" PRId64 " (loss %g = mse %g, vb %g, feat %g); no update "
+                           "was made and the last checkpoint is kept: lower train.lr or set train.grad_clip",
+                           tr->step + 1, vals[0], vals[1], vals[2], vals[3]));
+
+    bool apply = true;
+    if (tr->loss_scale != 1.0) {
+        ddad_tensor_t *scaled;
+        DDAD_TRY(ddad_mul_scalar(&scaled, loss, tr->loss_scale));
+        DDAD_TRY(ddad_backward(scaled));
+        DDAD_TRY(unscale_grads(tr, &apply));
+    } else {
+        DDAD_TRY(ddad_backward(loss));
+    }
+    if (apply && cfg->train.grad_clip > 0) {
+        double norm = 0;
+        DDAD_TRY(ddad_clip_grad_norm(tr->trainable, tr->n_trainable, cfg->train.grad_clip, &norm));
+        if (!isfinite(norm) && tr->loss_scale == 1.0)
+            DDAD_TRY(ddad_fail(DDAD_STATUS_NUMERIC, "non-finite gradient norm at step %" PRId64
+                               "; no update was made and the last checkpoint is kept: lower train.lr",
+                               tr->step + 1));
+        apply = isfinite(norm);
+    }
+    if (apply) {
+        ddad_adamw_set_lr(tr->opt, lr);
+        DDAD_TRY(ddad_adamw_step(tr->opt));
+        if (m->has_ema) {
+            bool was = ddad_grad_set_enabled(false);
+            st = ddad_params_ema_update(&m->ema_params, &m->params, cfg->train.ema);
+            ddad_grad_set_enabled(was);
+            if (st != DDAD_OK)
+                goto fail;
+        }
+    }
+    if (tr->loss_scale != 1.0) { /* GradScaler's schedule: halve on overflow, double after 2000 good steps */
+        if (!apply) {
+            tr->loss_scale *= 0.5;
+            tr->scale_good_steps = 0;
+            ddad_log(DDAD_LOG_DEBUG, "fp16 gradient overflow at step %" PRId64 ": step skipped, loss scale %g",
+                     tr->step + 1, tr->loss_scale);
+        } else if (++tr->scale_good_steps >= 2000) {
+            tr->loss_scale *= 2.0;
+            tr->scale_good_steps = 0;
+        }
+    }
+    tr->step++;
+    tr->last_lr = lr;
+fail:
+    if (amp_on)
+        ddad_autocast_set(false, m->device, tr->amp_dtype, NULL);
+    ddad_adamw_zero_grad(tr->opt);
+    ddad_scope_end(mark);
+    if (st == DDAD_OK && stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->step = tr->step;
+        stats->iterations = cfg->train.iterations;
+        stats->loss = vals[0];
+        stats->mse = vals[1];
+        stats->vb = vals[2];
+        stats->feat = vals[3];
+        stats->lr = lr;
+    }
+    return st;
+}
+
+/* ---- checkpoints and the loop ------------------------------------------------------- */
+
+ddad_status_t ddad_trainer_save(ddad_trainer_t *tr)
+{
+    if (!tr->loader)
+        return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_save: a dry-run trainer has nothing to save");
+    const ddad_params_t *sets[2] = {&tr->model.params, tr->model.has_ema ? &tr->model.ema_params : NULL};
+    for (int k = 0; k < 2 && sets[k]; k++)
+        for (size_t i = 0; i < sets[k]->n; i++) {
+            bool ok = true;
+            ddad_status_t st = ddad_all_finite(&ok, sets[k]->items[i].tensor);
+            if (st != DDAD_OK)
+                return st;
+            if (!ok)
+                return ddad_fail(DDAD_STATUS_NUMERIC, "%s weight %s is not finite after step %" PRId64
+                                 ": no checkpoint written, the last one is kept; lower train.lr",
+                                 k ? "EMA" : "training", sets[k]->items[i].name, tr->step);
+        }
+    ddad_checkpoint_state_t s;
+    memset(&s, 0, sizeof s);
+    s.step = tr->step;
+    s.lr = tr->last_lr;
+    ddad_loader_get_cursor(tr->loader, &s.cursor);
+    char path[TRAINER_PATH_MAX + 64];
+    ddad_checkpoint_path(path, sizeof path, tr->run_dir, tr->step);
+    ddad_status_t st = ddad_checkpoint_save(path, &tr->model, tr->opt, tr->gen, &s);
+    if (st == DDAD_OK)
+        st = ddad_checkpoint_prune(tr->run_dir, tr->cfg.train.keep_checkpoints);
+    return st;
+}
+
+ddad_status_t ddad_trainer_run(ddad_trainer_t *tr)
+{
+    if (!tr->loader)
+        return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_run: a dry-run trainer cannot train");
+    const ddad_config_t *cfg = &tr->cfg;
+    char path[TRAINER_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/train.log", tr->run_dir);
+    FILE *log = fopen(path, "a");
+    if (!log)
+        return ddad_fail(DDAD_STATUS_IO, "cannot append to %s: %s", path, strerror(errno));
+    tr->run_step0 = tr->step;
+    tr->run_t0 = now_s();
+    const int64_t iters = cfg->train.iterations;
+    const int64_t every = cfg->train.checkpoint_every > 0 ? cfg->train.checkpoint_every : iters;
+    ddad_status_t st = DDAD_OK;
+    bool saved = true; /* the state at tr->step is on disk (or nothing was trained) */
+    while (tr->step < iters) {
+        if (tr->opts.stop_at > 0 && tr->step >= tr->opts.stop_at)
+            break;
+        ddad_train_stats_t s;
+        st = ddad_trainer_step(tr, &s);
+        if (st != DDAD_OK)
+            break;
+        saved = false;
+        s.elapsed_s = now_s() - tr->run_t0;
+        s.it_per_s = s.elapsed_s > 0 ? (double)(tr->step - tr->run_step0) / s.elapsed_s : 0;
+        fprintf(log, "%" PRId64 " %.6g %.6g %.6g %.6g %.6g %.4g\n", s.step, s.loss, s.mse, s.vb, s.feat, s.lr,
+                s.it_per_s);
+        fflush(log);
+        if (tr->opts.on_step)
+            tr->opts.on_step(&s, tr->opts.user);
+        if (tr->step % every == 0 || tr->step == iters) {
+            st = ddad_trainer_save(tr);
+            if (st != DDAD_OK)
+                break;
+            saved = true;
+        }
+        if (tr->opts.stop_flag && *tr->opts.stop_flag)
+            break;
+    }
+    if (st == DDAD_OK && !saved)
+        st = ddad_trainer_save(tr);
+    if (fclose(log) != 0 && st == DDAD_OK)
+        st = ddad_fail(DDAD_STATUS_IO, "writing %s: %s", path, strerror(errno));
+    if (st == DDAD_OK && tr->step < iters && tr->opts.stop_flag && *tr->opts.stop_flag) {
+        char ck[TRAINER_PATH_MAX + 64];
+        ddad_checkpoint_path(ck, sizeof ck, tr->run_dir, tr->step);
+        st = ddad_fail(DDAD_STATUS_INTERRUPTED, "interrupted after step %" PRId64 " of %" PRId64
+                       "; checkpoint %s written: continue with --resume", tr->step, iters, ck);
+    }
+    return st;
+}
+
+/* ---- accessors -------------------------------------------------------------------- */
+
+int64_t ddad_trainer_step_count(const ddad_trainer_t *tr) { return tr->step; }
+const ddad_model_t *ddad_trainer_model(const ddad_trainer_t *tr) { return &tr->model; }
+const char *ddad_trainer_run_dir(const ddad_trainer_t *tr) { return tr->run_dir; }
+const ddad_config_t *ddad_trainer_config(const ddad_trainer_t *tr) { return &tr->cfg; }
+size_t ddad_trainer_num_images(const ddad_trainer_t *tr) { return tr->n_train; }
+const char *ddad_trainer_resumed_from(const ddad_trainer_t *tr) { return tr->resumed_from; }
+
+void ddad_trainer_counts(const ddad_trainer_t *tr, ddad_trainer_counts_t *c)
+{
+    const ddad_model_t *m = &tr->model;
+    c->unet = ddad_params_numel(&m->params, true);
+    c->ema = m->has_ema ? ddad_params_numel(&m->ema_params, false) : c->unet;
+    c->extractor = m->has_features ? ddad_params_numel(&m->effnet.params, false) : 0;
+}
