@@ -1,0 +1,162 @@
+/* ddad-alpha-sweep - image AUROC, pixel AUROC and AU-PRO against the weight
+ * alpha of the pixel (KL) map, recomputed from the per-timestep maps stored
+ * in a maps file (ddad-eval's maps.h5), without running the model: the
+ * paper's Figure 5.
+ *
+ *     ddad-alpha-sweep runs/mvtec/bottle/maps.h5 [--alphas 0,0.1,...,1] [--pro-limit 0.3]
+ *
+ * For each alpha every image's map is rebuilt with the scorer's own
+ * combination (ddad_score_combine: alpha * mean_t KL + (1 - alpha) *
+ * mean_t feature), smoothed and scored as the file's config says
+ * (config.score.smooth_sigma, smooth_kernel, image_score, topk; defaults
+ * when absent). Output on stdout, one line per alpha, gnuplot-ready:
+ *     # alpha image_auroc pixel_auroc au_pro
+ * Exit codes: 0 ok, 1 internal, 2 usage, 4 data (no per-timestep maps, one
+ * class missing), 5 I/O.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mapsfile.h"
+#include "metrics.h"
+#include "nn/score.h"
+#include "status.h"
+
+#define MAX_ALPHAS 256
+
+static double attr_num(ddad_mapsfile_t *f, const char *key, double def)
+{
+    char *v = NULL;
+    if (ddad_mapsfile_get_attr(f, key, &v) != DDAD_OK)
+        return def;
+    char *end;
+    double x = strtod(v, &end);
+    bool ok = end != v;
+    free(v);
+    return ok ? x : def;
+}
+
+static int fail(ddad_status_t st)
+{
+    fprintf(stderr, "ddad-alpha-sweep: %s\n", ddad_last_error());
+    return ddad_status_exit_code(st);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    double alphas[MAX_ALPHAS];
+    int n_alpha = 11;
+    double pro_limit = 0.3;
+    for (int i = 0; i < 11; i++)
+        alphas[i] = i / 10.0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: ddad-alpha-sweep MAPS.h5 [--alphas A,B,...] [--pro-limit L]\n"
+                   "image AUROC, pixel AUROC and AU-PRO per alpha from stored per-timestep maps\n"
+                   "exit codes: 0 ok, 1 internal, 2 usage, 4 data, 5 I/O\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--alphas") && i + 1 < argc) {
+            n_alpha = 0;
+            char *s = argv[++i], *end;
+            while (*s && n_alpha < MAX_ALPHAS) {
+                double a = strtod(s, &end);
+                if (end == s || a < 0 || a > 1) {
+                    fprintf(stderr, "ddad-alpha-sweep: --alphas %s: need numbers in [0, 1]\n", argv[i]);
+                    return 2;
+                }
+                alphas[n_alpha++] = a;
+                s = *end == ',' ? end + 1 : end;
+                if (*end && *end != ',') {
+                    fprintf(stderr, "ddad-alpha-sweep: --alphas %s: separate values with commas\n", argv[i]);
+                    return 2;
+                }
+            }
+        } else if (!strcmp(argv[i], "--pro-limit") && i + 1 < argc) {
+            pro_limit = atof(argv[++i]);
+            if (!(pro_limit > 0 && pro_limit <= 1)) {
+                fprintf(stderr, "ddad-alpha-sweep: --pro-limit must be in (0, 1]\n");
+                return 2;
+            }
+        } else if (argv[i][0] != '-' && !path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "ddad-alpha-sweep: unexpected argument %s (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!path || n_alpha == 0) {
+        fprintf(stderr, "usage: ddad-alpha-sweep MAPS.h5 [--alphas A,B,...] [--pro-limit L]\n");
+        return 2;
+    }
+    ddad_mapsfile_t *f = NULL;
+    ddad_status_t st = ddad_mapsfile_open(&f, path);
+    if (st)
+        return fail(st);
+    const ddad_mapsfile_info_t *info = ddad_mapsfile_info(f);
+    const int64_t N = info->n, H = info->h, W = info->w, T = info->num_timesteps, HW = H * W;
+    if (T == 0) {
+        ddad_mapsfile_close(f);
+        return fail(ddad_fail(DDAD_STATUS_DATA, "%s has no per-timestep maps (/kl_maps, /feat_maps)", path));
+    }
+    double sigma = attr_num(f, "config.score.smooth_sigma", 0.0);
+    int kernel = (int)attr_num(f, "config.score.smooth_kernel", 0.0);
+    int topk = (int)attr_num(f, "config.score.topk", 64.0);
+    char *how_s = NULL;
+    ddad_image_score_t how = DDAD_IMAGE_SCORE_TOPK_MEAN;
+    if (ddad_mapsfile_get_attr(f, "config.score.image_score", &how_s) == DDAD_OK && !strcmp(how_s, "max"))
+        how = DDAD_IMAGE_SCORE_MAX;
+    free(how_s);
+    float *kl = malloc(sizeof(float) * N * T * HW), *fe = malloc(sizeof(float) * N * T * HW);
+    float *maps = malloc(sizeof(float) * N * HW), *pixel = malloc(sizeof(float) * HW), *feat = malloc(sizeof(float) * HW);
+    float *scores = malloc(sizeof(float) * N);
+    uint8_t *masks = malloc((size_t)N * HW);
+    if (!kl || !fe || !maps || !pixel || !feat || !scores || !masks) {
+        st = ddad_fail(DDAD_STATUS_NOMEM, "no memory for %lld maps of %lld x %lld", (long long)N, (long long)H,
+                       (long long)W);
+        goto done;
+    }
+    for (int64_t i = 0; i < N && !st; i++) {
+        st = ddad_mapsfile_read_steps(f, i, "kl_maps", kl + i * T * HW);
+        if (!st)
+            st = ddad_mapsfile_read_steps(f, i, "feat_maps", fe + i * T * HW);
+        if (!st)
+            st = ddad_mapsfile_read_image(f, i, NULL, masks + i * HW);
+    }
+    if (st)
+        goto done;
+    printf("# %s: %lld images, %lld x %lld, timesteps %lld, smoothing sigma %g, image score %s (k = %d), "
+           "AU-PRO limit %g\n",
+           path, (long long)N, (long long)H, (long long)W, (long long)T, sigma,
+           how == DDAD_IMAGE_SCORE_MAX ? "max" : "topk_mean", topk, pro_limit);
+    printf("# alpha image_auroc pixel_auroc au_pro\n");
+    for (int a = 0; a < n_alpha; a++) {
+        for (int64_t i = 0; i < N; i++) {
+            float *m = maps + i * HW;
+            ddad_score_combine(kl + i * T * HW, fe + i * T * HW, T, HW, alphas[a], pixel, feat, m);
+            if (sigma > 0 && (st = ddad_score_smooth(m, H, W, sigma, kernel)))
+                goto done;
+            scores[i] = ddad_score_image(m, HW, how, topk);
+        }
+        double img = NAN, pix = NAN, pro = NAN;
+        if (ddad_metrics_auroc(scores, info->labels, (size_t)N, &img) != DDAD_OK)
+            img = NAN;
+        if (ddad_metrics_pixel_auroc(maps, masks, N, H, W, &pix) != DDAD_OK)
+            pix = NAN;
+        if (ddad_metrics_au_pro(maps, masks, N, H, W, pro_limit, &pro) != DDAD_OK)
+            pro = NAN;
+        printf("%g %.6f %.6f %.6f\n", alphas[a], img, pix, pro);
+    }
+done:
+    free(kl);
+    free(fe);
+    free(maps);
+    free(pixel);
+    free(feat);
+    free(scores);
+    free(masks);
+    ddad_mapsfile_close(f);
+    return st ? fail(st) : 0;
+}
