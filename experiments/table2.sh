@@ -3,19 +3,22 @@
 # pixel AUROC and AU-PRO per category with mean rows and the paper's means,
 # as Markdown (<out>/table2.md, also on stdout) and LaTeX (<out>/table2.tex).
 #
-# usage: experiments/table2.sh [--unified CONFIG] [--out DIR] [--set K=V]... [PER_CATEGORY_CONFIG...]
+# usage: experiments/table2.sh [--unified CONFIG] [--unified-set K=V]... [--out DIR] [--set K=V]... [PER_CATEGORY_CONFIG...]
 #        experiments/table2.sh --demo [--out DIR] [--set K=V]...
 # Defaults: --unified configs/unified.yaml and configs/<category>.yaml for each
 # category the unified run evaluated (--demo: configs/demo_unified.yaml and
 # configs/demo.yaml). Needs ddad-vis and the metrics.json files of ddad-eval
 # (<unified run>/<category>/metrics.json). A missing run exits with 4.
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+# --set applies to every config, --unified-set to the unified one only.
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 source "$(dirname "$0")/common.sh"
 unified=""
+usets=()
 rest=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --unified) [ $# -ge 2 ] || { echo "table2: --unified needs a config" >&2; exit 2; }; unified=$2; shift ;;
+    --unified-set) [ $# -ge 2 ] || { echo "table2: --unified-set needs KEY=VALUE" >&2; exit 2; }; usets+=(--set "$2"); shift ;;
     *) rest+=("$1") ;;
   esac
   shift
@@ -23,7 +26,10 @@ done
 parse_common ${rest[@]+"${rest[@]}"}
 [ -n "$unified" ] || unified=$([ $demo = 1 ] && echo "$root/configs/demo_unified.yaml" || echo "$root/configs/unified.yaml")
 
+base_sets=(${sets[@]+"${sets[@]}"})
+sets=(${sets[@]+"${sets[@]}"} ${usets[@]+"${usets[@]}"})
 urd=$(run_dir "$unified")
+sets=(${base_sets[@]+"${base_sets[@]}"})
 cats=()
 for m in "$urd"/*/metrics.json; do
   [ -f "$m" ] && cats+=("$(basename "$(dirname "$m")")")
