@@ -517,8 +517,6 @@ static ddad_status_t sheet_row(vis_ctx_t *c, const vis_image_t *im, const float 
     int row = c->sheet_used++;
     ddad_image_t base = {0}, panel = {0};
     ddad_status_t st = DDAD_OK;
-    const char *top = row == 0 ? "" : NULL;
-    (void)top;
     DDAD_TRY(ddad_figure_image_from_chw(im->x, 3, S, S, &base));
     DDAD_TRY(ddad_figure_grid_put(&c->sheet, row, 0, &base, "input"));
     DDAD_TRY(gt_panel(im, S, &panel));
@@ -797,7 +795,7 @@ int main(int argc, char **argv)
     }
     if (args.sheet) {
         c.sheet_rows = sel.n < MAX_SHEET_ROWS ? (int)sel.n : MAX_SHEET_ROWS;
-        int cols = 2 + (args.maps || args.sheet ? 2 : 0) + (args.fig7 ? 1 : 0);
+        int cols = 4 + (args.fig7 ? 1 : 0); /* input, ground truth, map, overlay [, reconstruction] */
         ddad_figure_grid_opts_t go = ddad_figure_grid_opts_default();
         char title[512];
         snprintf(title, sizeof title, "%.400s - %zu image(s)%s", c.run_dir, sel.n,
