@@ -19,7 +19,7 @@ step() { echo; echo "== $* ($(( $(date +%s) - start )) s) =="; }
 step "1/4 synthetic data set"
 make -s -f Makefile.data synthetic BIN="$bin"
 
-run_dir=$("$bin/ddad-train" "$config" --print-run-dir)
+run_dir=$("$bin/ddad-vis" "$config" --print-run-dir)
 step "2/4 training $config into $run_dir"
 if ls "$run_dir"/checkpoints/step_*.h5 >/dev/null 2>&1; then
   "$bin/ddad-train" "$config" --resume --quiet
