@@ -305,24 +305,41 @@ static void test_sigkill_resume(void)
     srand(20240607);
     int kills = 0, rc = -1;
     bool all_ok = true;
-    for (int attempt = 0; attempt < 40; attempt++) {
+    /* Kill points follow the run's progress, so that timing noise on a busy
+     * machine cannot let the run finish early: the first kill lands during
+     * start-up, each later one a random part of a step (every step writes a
+     * checkpoint) after the log has grown by 1-3 steps. */
+    double step_ms = 0.5 * full_ms / iters;
+    for (int attempt = 0; attempt < 3 * iters && rc != 0; attempt++) {
+        int have = count_log_steps("killed");
+        int target = have + 1 + rand() % 3;
         pid_t pid = spawn("killed", iters, true);
-        /* kill anywhere from start-up (about half of a full run) through the
-         * steps, each of which writes a checkpoint; the first attempts die
-         * early so that several kills happen, later ones may complete */
-        double frac = (double)rand() / RAND_MAX;
-        double ms = attempt < 5 ? full_ms * (0.3 + 0.45 * frac) : full_ms * (0.5 + 0.7 * frac);
-        usleep((useconds_t)(ms * 1000));
-        if (kill(pid, SIGKILL) == 0)
-            kills++;
-        rc = wait_exit(pid, &sig);
-        check_all_loadable(dir, &probe, &all_ok);
-        if (rc == 0)
+        if (attempt > 0 && target >= iters) { /* let the last stretch complete */
+            rc = wait_exit(pid, &sig);
+            check_all_loadable(dir, &probe, &all_ok);
             break;
+        }
+        int status = 0;
+        pid_t done = 0;
+        if (attempt == 0) {
+            usleep((useconds_t)(1000.0 * 0.3 * full_ms * rand() / RAND_MAX));
+        } else {
+            while (count_log_steps("killed") < target && (done = waitpid(pid, &status, WNOHANG)) == 0)
+                usleep(5000);
+            if (!done)
+                usleep((useconds_t)(1000.0 * step_ms * rand() / RAND_MAX));
+        }
+        if (done == pid) { /* ended before the kill */
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        } else {
+            if (kill(pid, SIGKILL) == 0)
+                kills++;
+            rc = wait_exit(pid, &sig);
+        }
+        check_all_loadable(dir, &probe, &all_ok);
     }
-    if (rc != 0) { /* finish without interruption */
+    if (rc != 0) /* finish without interruption */
         rc = wait_exit(spawn("killed", iters, true), &sig);
-    }
     fprintf(stderr, "\n  %d SIGKILLs (full run %.0f ms)\n", kills, full_ms);
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT(all_ok);
