@@ -54,6 +54,7 @@ static void load_cfg(ddad_config_t *cfg, const char *tag, const char *const *ext
     if (st != DDAD_OK)
         fprintf(stderr, "\n  config: %s\n", ddad_last_error());
     CU_ASSERT_FATAL(st == DDAD_OK);
+    ddad_runtime_setup(cfg); /* threads = 1, allocator tuning */
 }
 
 static double *losses;

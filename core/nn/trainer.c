@@ -335,6 +335,7 @@ static ddad_status_t resume_from(ddad_trainer_t *tr, const char *path)
     ddad_config_t saved;
     ddad_status_t st = ddad_checkpoint_read_config(path, &saved);
     if (st == DDAD_OK) {
+        saved.run = tr->cfg.run; /* the folder may have moved: not part of the experiment */
         char *a = NULL, *b = NULL;
         if (ddad_config_to_yaml(&saved, &a) == DDAD_OK && ddad_config_to_yaml(&tr->cfg, &b) == DDAD_OK &&
             strcmp(a, b) != 0)
