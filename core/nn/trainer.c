@@ -226,7 +226,7 @@ static ddad_status_t open_data(ddad_trainer_t *tr)
         return ddad_fail(DDAD_STATUS_INTERNAL, "data.format missing from the schema");
     ddad_status_t st = ddad_dataset_format_parse(fmt_name, &fmt);
     if (st != DDAD_OK)
-        return ddad_fail(DDAD_STATUS_CONFIG, "data.format: %s", ddad_last_error());
+        return ddad_fail_context(DDAD_STATUS_CONFIG, "data.format");
 
     const char *names[DDAD_CONFIG_MAX_NAMES];
     size_t n_cat = ddad_config_categories(cfg, names, DDAD_CONFIG_MAX_NAMES);
@@ -303,11 +303,32 @@ static ddad_status_t open_precision(ddad_trainer_t *tr)
     }
     bool was = false;
     ddad_status_t st = ddad_autocast_set(true, tr->model.device, tr->amp_dtype, &was);
-    if (st == DDAD_OK)
+    if (st == DDAD_OK) {
+        /* the pattern of every UNet layer (conv -> GroupNorm with f32 affine):
+         * libtorch 1.13's CPU autocast fails it for bf16 */
+        size_t mark = ddad_scope_begin();
+        const int64_t xs[4] = {1, 32, 4, 4}, ws[4] = {32, 32, 3, 3}, cs[1] = {32};
+        ddad_tensor_t *x, *w, *g, *b, *h;
+        st = ddad_ones(&x, xs, 4, DDAD_DTYPE_F32, tr->model.device);
+        if (st == DDAD_OK)
+            st = ddad_ones(&w, ws, 4, DDAD_DTYPE_F32, tr->model.device);
+        if (st == DDAD_OK)
+            st = ddad_ones(&g, cs, 1, DDAD_DTYPE_F32, tr->model.device);
+        if (st == DDAD_OK)
+            st = ddad_zeros(&b, cs, 1, DDAD_DTYPE_F32, tr->model.device);
+        if (st == DDAD_OK)
+            st = ddad_conv2d(&h, x, w, b, 1, 1, 1, 1, 1, 1, 1);
+        if (st == DDAD_OK)
+            st = ddad_group_norm(&h, h, 32, g, b, 1e-5);
+        ddad_scope_end(mark);
         ddad_autocast_set(false, tr->model.device, tr->amp_dtype, NULL);
-    if (st != DDAD_OK)
-        return ddad_fail(DDAD_STATUS_DEVICE, "train.precision %s is not available on %s: %s",
-                         p == DDAD_PRECISION_FP16 ? "fp16" : "bf16", tr->cfg.device, ddad_last_error());
+    }
+    if (st != DDAD_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", ddad_last_error()); /* the message slot is rewritten below */
+        return ddad_fail(DDAD_STATUS_CONFIG, "train.precision %s does not work on %s with this libtorch (%s): "
+                         "use train.precision=fp32", p == DDAD_PRECISION_FP16 ? "fp16" : "bf16", tr->cfg.device, why);
+    }
     return DDAD_OK;
 }
 
@@ -400,7 +421,7 @@ ddad_status_t ddad_trainer_create(ddad_trainer_t **out, const ddad_config_t *cfg
     /* 1. device and run folder: cheap checks first */
     ddad_device_t dev;
     if (ddad_device_parse(&dev, cfg->device) != DDAD_OK || ddad_device_check(dev) != DDAD_OK)
-        DDAD_TRY(ddad_fail(DDAD_STATUS_DEVICE, "device %s: %s", cfg->device, ddad_last_error()));
+        DDAD_TRY(ddad_fail_context(DDAD_STATUS_DEVICE, "device %s", cfg->device));
     if (dev.type == DDAD_DEVICE_TYPE_CPU)
         DDAD_TRY(ddad_set_deterministic(true));
     if (tr->opts.dry_run)
