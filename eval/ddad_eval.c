@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "runtime.h"
 #include "config.h"
 #include "ddad_version.h"
 #include "eval_run.h"
@@ -356,6 +357,7 @@ static int run_one(const args_t *a)
 
 int main(int argc, char **argv)
 {
+    ddad_runtime_reexec(argv);
     args_t a;
     int rc = parse_args(argc, argv, &a);
     if (rc != 0)

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime.h"
 #include "colormap.h"
 #include "config.h"
 #include "dataset.h"
@@ -695,6 +696,7 @@ static int fail_exit(ddad_status_t st, const char *what)
 
 int main(int argc, char **argv)
 {
+    ddad_runtime_reexec(argv);
     vis_args_t args;
     int rc = parse_args(argc, argv, &args);
     if (rc >= 0)

@@ -646,7 +646,7 @@ static void test_all_configs_load(void)
     CU_ASSERT_EQUAL(res, m.data.image_size / 4);
     CU_ASSERT_EQUAL(m.data.image_size, 64);
     CU_ASSERT_EQUAL(m.model.num_classes, 6);
-    CU_ASSERT_EQUAL(m.train.iterations, 1500);
+    CU_ASSERT_EQUAL(m.train.iterations, 600);
     CU_ASSERT_EQUAL(ddad_config_category_index(&m, "woven"), 0);
     /* the paper's setting by the same formula: block 10 is at 64 px */
     ddad_config_t p = load_ok(NULL, NULL, 0);

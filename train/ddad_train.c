@@ -6,7 +6,7 @@
  *
  * A thin main: options (train_args.c), config, the training loop of
  * core/nn/trainer.h, progress (train_progress.c), signals (train_signals.c)
- * the loss plot (train_plot.c) and the OpenMP wait policy (train_runtime.c). Exit codes: ddad_status_exit_code.
+ * the loss plot (train_plot.c) and the OpenMP wait policy (core/runtime.c). Exit codes: ddad_status_exit_code.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@
 #include "train_args.h"
 #include "train_plot.h"
 #include "train_progress.h"
-#include "train_runtime.h"
+#include "runtime.h"
 #include "train_signals.h"
 
 static int fail(ddad_status_t st, const char *what)
@@ -41,7 +41,7 @@ static void print_counts(const ddad_trainer_t *tr)
 
 int main(int argc, char **argv)
 {
-    train_runtime_reexec(argv);
+    ddad_runtime_reexec(argv);
     train_args_t args;
     int rc = train_args_parse(&args, argc, argv);
     if (rc >= 0) {

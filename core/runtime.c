@@ -1,10 +1,10 @@
-/* train/train_runtime.c - see train_runtime.h */
-#include "train_runtime.h"
+/* core/runtime.c - see runtime.h */
+#include "runtime.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
-void train_runtime_reexec(char **argv)
+void ddad_runtime_reexec(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY"))
         return;
