@@ -219,7 +219,9 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
     a = p.parse_args()
+    dev = torch.device(a.device)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     net = UNet(a.size, a.channels, [int(m) for m in a.mult.split(",")], a.res_blocks,
@@ -230,6 +232,9 @@ def main():
     ema.requires_grad_(False)
     ext = Extractor()
     diff = Diffusion()
+    net, ema, ext = net.to(dev), ema.to(dev), ext.to(dev)
+    for name in ("b", "a", "post_var", "post_logvar", "c1", "c2"):
+        setattr(diff, name, getattr(diff, name).to(dev))
     opt = torch.optim.AdamW(net.parameters(), lr=2e-4, weight_decay=0.0)
     gen = torch.Generator().manual_seed(0)
     x_all = torch.rand(2 * a.batch, 3, a.size, a.size, generator=gen) * 2 - 1
@@ -237,10 +242,10 @@ def main():
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
         idx = torch.randperm(x_all.shape[0], generator=gen)[: a.batch]
-        x0 = x_all[idx].contiguous()
-        y = torch.randint(0, max(a.classes, 1), (a.batch,), generator=gen)
-        t = torch.randint(0, 1000, (a.batch,), generator=gen)
-        noise = torch.randn(x0.shape, generator=gen)
+        x0 = x_all[idx].contiguous().to(dev)
+        y = torch.randint(0, max(a.classes, 1), (a.batch,), generator=gen).to(dev)
+        t = torch.randint(0, 1000, (a.batch,), generator=gen).to(dev)
+        noise = torch.randn(x0.shape, generator=gen).to(dev)
         at = diff.ex(diff.a, t)
         xt = at.sqrt() * x0 + (1 - at).sqrt() * noise
         target = ext(x0, a.feat)
