@@ -26,7 +26,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu
 
 t0=$(date +%s)
 cmake -S "$src" -B "$build" "${cmake_args[@]}" > "$out/configure.log" 2>&1 &&
-  cmake --build "$build" -j"$(nproc)" > "$out/build.log" 2>&1
+  cmake --build "$build" -j"$(nproc)" -- -k > "$out/build.log" 2>&1
 echo "build rc=$? in $(( $(date +%s) - t0 )) s" | tee -a "$out/summary.txt"
 tail -30 "$out/build.log" > "$out/build.tail"
 
