@@ -124,7 +124,7 @@ class UNet(nn.Module):
 
     def forward(self, x, t, y, fs):
         half = self.C // 2
-        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
+        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
         args = t[:, None].float() * freqs[None]
         emb = self.time(torch.cat([torch.cos(args), torch.sin(args)], dim=-1))
         if self.label is not None:
