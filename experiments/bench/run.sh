@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every benchmark of experiments/bench in one go (`make bench`). Each
+# prints its own table with ratios against a reference measured in the same
+# run; README.md beside this file keeps the latest numbers and the machine.
+#
+# usage: experiments/bench/run.sh [BUILD_DIR]     (default: build)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-build}
+cmake --build "$build" --target bench_convnet bench_train_step bench_score bench_metrics -j2 >/dev/null
+echo "== wrapper overhead: small conv net training step (bench_convnet.sh) =="
+"$here/bench_convnet.sh" "$build"
+echo; echo "== UNet training step (bench_train_step.sh) =="
+"$here/bench_train_step.sh" "$build"
+echo; echo "== anomaly-map scoring (bench_score.sh) =="
+"$here/bench_score.sh" "$build"
+echo; echo "== metrics on a 200 x 256 x 256 maps file (bench_metrics.sh) =="
+BIG_N=${BIG_N:-0} "$here/bench_metrics.sh" "$build"
