@@ -445,9 +445,11 @@ static void test_gradient(void)
     CU_ASSERT_EQUAL(ddad_cat(&pair, xs, 2, 0), DDAD_OK);
     CU_ASSERT_EQUAL(ddad_padim_distance(&g_pd, &g_wrn, pair, true, &dd, &gd), DDAD_OK);
     CU_ASSERT_EQUAL(ddad_slice(&g1, gd, 0, 1, 2, 1), DDAD_OK);
+    ddad_tensor_t *absdiff = NULL;
     CU_ASSERT_EQUAL(ddad_sub(&diff, g1, grad), DDAD_OK);
-    CU_ASSERT_EQUAL(ddad_unary(&diff, diff, DDAD_UNARY_ABS), DDAD_OK);
-    CU_ASSERT_EQUAL(ddad_max(&mx, diff), DDAD_OK);
+    CU_ASSERT_EQUAL(ddad_unary(&absdiff, diff, DDAD_UNARY_ABS), DDAD_OK);
+    CU_ASSERT_EQUAL(ddad_max(&mx, absdiff), DDAD_OK);
+    ddad_tensor_free(absdiff);
     double dmax = 1, gmax = ddad_test_max_abs(g, n);
     CU_ASSERT_EQUAL(ddad_tensor_item(&dmax, mx), DDAD_OK);
     CU_ASSERT(dmax <= 1e-4 * gmax);
@@ -475,11 +477,12 @@ static void test_gradient(void)
 
 static double max_diff(const ddad_tensor_t *a, const ddad_tensor_t *b)
 {
-    ddad_tensor_t *d = NULL, *m = NULL;
+    ddad_tensor_t *d = NULL, *ad = NULL, *m = NULL;
     double v = INFINITY;
-    if (ddad_sub(&d, a, b) == DDAD_OK && ddad_unary(&d, d, DDAD_UNARY_ABS) == DDAD_OK && ddad_max(&m, d) == DDAD_OK)
+    if (ddad_sub(&d, a, b) == DDAD_OK && ddad_unary(&ad, d, DDAD_UNARY_ABS) == DDAD_OK && ddad_max(&m, ad) == DDAD_OK)
         ddad_tensor_item(&v, m);
     ddad_tensor_free(d);
+    ddad_tensor_free(ad);
     ddad_tensor_free(m);
     return v;
 }
