@@ -8,6 +8,7 @@
  * Prints "ddad it/s X median_ms Y params P". Training data: a synthetic set
  * of the config's image size generated into a temporary folder. */
 #include <inttypes.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,10 @@ int main(int argc, char **argv)
     double med = ms[steps / 2];
     ddad_trainer_counts_t c;
     ddad_trainer_counts(tr, &c);
-    printf("ddad it/s %.4f median_ms %.1f params %" PRId64 "\n", 1e3 / med, med, c.unet);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru); /* ru_maxrss in kB on Linux */
+    printf("ddad it/s %.4f median_ms %.1f params %" PRId64 " peak_rss_mb %.0f\n", 1e3 / med, med, c.unet,
+           ru.ru_maxrss / 1024.0);
     ddad_trainer_free(tr);
     free(ms);
     char cmd[400];

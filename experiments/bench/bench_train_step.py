@@ -10,6 +10,7 @@ lukemelas layout; taps after flattened blocks 1, 5, 9, 21). Random weights.
       --res-blocks 1 --attn 8 --head-channels 32 --classes 6 --tap 2 --feat 16 --batch 8
 """
 import argparse
+import resource
 import math
 import time
 
@@ -263,7 +264,8 @@ def main():
     times.sort()
     med = times[len(times) // 2] * 1e3
     n = sum(p.numel() for p in net.parameters())
-    print(f"python it/s {1e3 / med:.4f} median_ms {med:.1f} params {n}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    print(f"python it/s {1e3 / med:.4f} median_ms {med:.1f} params {n} peak_rss_mb {rss:.0f}")
 
 
 if __name__ == "__main__":

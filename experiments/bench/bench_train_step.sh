@@ -23,7 +23,7 @@ run() { # name, ddad --set args, python args
     p=$($PY "$SRC/experiments/bench/bench_train_step.py" --steps "$STEPS" --warmup 2 --threads 2 $pyargs)
     echo "$name: $c"
     echo "$name: $p"
-    echo "$c" "$p" | awk -v n="$name" '{ printf "%s: ddad %.3f it/s, python %.3f it/s, step-time ratio ddad/python %.3f (params %s / %s)\n", n, $3, $10, $5 / $12, $7, $14 }'
+    echo "$c" "$p" | awk -v n="$name" '{ printf "%s: ddad %.3f it/s, python %.3f it/s, step-time ratio ddad/python %.3f (params %s / %s, peak RSS %s / %s MB)\n", n, $3, $12, $5 / $14, $7, $16, $9, $18 }'
 }
 
 run "demo 64px b8" "" \
