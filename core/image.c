@@ -738,3 +738,21 @@ void ddad_image_binarize(const ddad_image_t *mask, int threshold, uint8_t *out)
     for (size_t i = 0; i < hw; i++)
         out[i] = mask->data[i * mask->c] > threshold ? 1 : 0;
 }
+
+ddad_status_t ddad_image_load_chw(const char *path, int size, float *out)
+{
+    ddad_image_t img = {0}, small = {0};
+    ddad_status_t st = ddad_image_load(&img, path, DDAD_IMAGE_RGB);
+    if (st != DDAD_OK)
+        return st;
+    if (img.w != size || img.h != size) {
+        st = ddad_image_resize_bicubic(&img, size, size, &small);
+        if (st == DDAD_OK)
+            ddad_image_to_chw(&small, out);
+    } else {
+        ddad_image_to_chw(&img, out);
+    }
+    ddad_image_free(&img);
+    ddad_image_free(&small);
+    return st;
+}

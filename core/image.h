@@ -78,6 +78,11 @@ ddad_status_t ddad_image_resize_nearest(const ddad_image_t *in, int w, int h, dd
 /* (H, W, C) uint8 -> (C, H, W) float, v / 127.5 - 1, into out (C*H*W floats). */
 void ddad_image_to_chw(const ddad_image_t *img, float *out);
 
+/* Loads an image file as RGB, resizes it to size x size (Pillow-exact
+ * bicubic, as the training loader does) and writes (3, size, size) floats in
+ * [-1, 1] to out. */
+ddad_status_t ddad_image_load_chw(const char *path, int size, float *out);
+
 /* Mask binarisation: out[i] = 1 if channel 0 of pixel i > threshold, else 0.
  * out holds H*W bytes, layout (H, W). Thresholds: 127 for 0/255 masks. */
 void ddad_image_binarize(const ddad_image_t *mask, int threshold, uint8_t *out);

@@ -207,24 +207,6 @@ static void file_stem(char *buf, size_t cap, const char *category, const char *n
             *p = '_';
 }
 
-static ddad_status_t load_chw(const char *path, int size, float *out)
-{
-    ddad_image_t img = {0}, small = {0};
-    ddad_status_t st = ddad_image_load(&img, path, DDAD_IMAGE_RGB);
-    if (st)
-        return st;
-    if (img.w != size || img.h != size) {
-        st = ddad_image_resize_bicubic(&img, size, size, &small);
-        if (!st)
-            ddad_image_to_chw(&small, out);
-    } else {
-        ddad_image_to_chw(&img, out);
-    }
-    ddad_image_free(&img);
-    ddad_image_free(&small);
-    return st;
-}
-
 static ddad_status_t tensor_to_host(const ddad_tensor_t *t, float *buf, size_t n)
 {
     ddad_tensor_t *c = NULL;
@@ -643,7 +625,7 @@ static ddad_status_t load_vis_image(vis_ctx_t *c, const ddad_sample_t *s, const 
             if (ddad_config_categories(&c->cfg, names, 1) >= 1)
                 snprintf(im->category, sizeof im->category, "%s", names[0]);
         }
-        DDAD_TRY(load_chw(foreign, S, im->x));
+        DDAD_TRY(ddad_image_load_chw(foreign, S, im->x));
     } else {
         snprintf(im->name, sizeof im->name, "%s", s->name);
         snprintf(im->category, sizeof im->category, "%s", s->category);
@@ -671,7 +653,7 @@ static ddad_status_t load_vis_image(vis_ctx_t *c, const ddad_sample_t *s, const 
                 st = ddad_fail(DDAD_STATUS_NOMEM, "ddad-vis: no memory for the source image");
                 goto fail;
             }
-            DDAD_TRY(load_chw(s->source_path, S, im->source));
+            DDAD_TRY(ddad_image_load_chw(s->source_path, S, im->source));
         }
         im->image_id = test_index(c->ds, s);
         im->sample = s;

@@ -68,25 +68,6 @@ static bool padim_file_matches(const char *path, const ddad_config_t *cfg, const
     return ok;
 }
 
-/* Loads and resizes one image as the loader does: (3, S, S) in [-1, 1]. */
-static ddad_status_t load_image_chw(const char *path, int size, float *out)
-{
-    ddad_image_t img = {0}, small = {0};
-    ddad_status_t st = ddad_image_load(&img, path, DDAD_IMAGE_RGB);
-    if (st)
-        return st;
-    if (img.w != size || img.h != size) {
-        st = ddad_image_resize_bicubic(&img, size, size, &small);
-        if (!st)
-            ddad_image_to_chw(&small, out);
-    } else {
-        ddad_image_to_chw(&img, out);
-    }
-    ddad_image_free(&img);
-    ddad_image_free(&small);
-    return st;
-}
-
 ddad_status_t ddad_recon_padim_prepare(ddad_recon_padim_t *rp, const ddad_config_t *cfg, const char *padim_path,
                                        const ddad_sample_t *const *train, size_t n_train, ddad_device_t dev)
 {
@@ -144,7 +125,7 @@ ddad_status_t ddad_recon_padim_prepare(ddad_recon_padim_t *rp, const ddad_config
     for (size_t i0 = 0; i0 < n_train; i0 += B) {
         size_t nb = n_train - i0 < B ? n_train - i0 : B;
         for (size_t k = 0; k < nb; k++) {
-            ddad_status_t s2 = load_image_chw(train[i0 + k]->path, S, buf + k * per);
+            ddad_status_t s2 = ddad_image_load_chw(train[i0 + k]->path, S, buf + k * per);
             if (s2) {
                 st = ddad_fail_context(s2, "PaDiM fit");
                 goto fail;
