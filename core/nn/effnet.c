@@ -236,31 +236,10 @@ ddad_status_t ddad_effnet_load_h5(ddad_effnet_t *net, ddad_h5_t *f, const char *
 {
     if (!group)
         group = "weights";
-    /* Exactly the registered names are required: check them all first, so the
-     * message lists how many are missing, not just the first. */
-    size_t missing = 0;
-    const char *first = NULL;
-    char path[DDAD_PARAM_NAME_MAX + 256];
-    for (size_t i = 0; i < net->params.n; i++) {
-        snprintf(path, sizeof path, "%s/%s", group, net->params.items[i].name);
-        if (!ddad_h5_exists(f, path)) {
-            if (!first)
-                first = net->params.items[i].name;
-            missing++;
-        }
-    }
-    if (missing)
-        return ddad_fail(DDAD_STATUS_DATA,
-                         "%s: %zu of the %zu EfficientNet-B4 tensors (stem, blocks 0..21) are missing from group "
-                         "'%s', first '%s'; convert a lukemelas efficientnet-b4 state_dict with its own key names",
-                         ddad_h5_path(f), missing, net->params.n, group, first);
-    size_t n_loaded = 0;
-    ddad_status_t st = ddad_params_load_h5(&net->params, f, group, DDAD_PARAMS_PARTIAL, &n_loaded);
+    ddad_status_t st = ddad_params_load_h5(&net->params, f, group, DDAD_PARAMS_REQUIRE_ALL, NULL);
     if (st != DDAD_OK)
-        return ddad_fail_context(st, "loading EfficientNet-B4 from %s", ddad_h5_path(f));
-    if (n_loaded != net->params.n)
-        return ddad_fail(DDAD_STATUS_DATA, "%s: loaded %zu of %zu EfficientNet-B4 tensors from group '%s'",
-                         ddad_h5_path(f), n_loaded, net->params.n, group);
+        return ddad_fail_context(st, "loading EfficientNet-B4 (stem and blocks 0..21 are required; "
+                                     "convert a lukemelas efficientnet-b4 state_dict with ddad-import)");
     net->random_weights = false;
     snprintf(net->source, sizeof net->source, "%s", ddad_h5_path(f));
     return DDAD_OK;

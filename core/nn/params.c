@@ -188,6 +188,21 @@ ddad_status_t ddad_params_load_h5(ddad_params_t *p, ddad_h5_t *f, const char *gr
     size_t loaded = 0;
     char path[512];
     ddad_status_t st = DDAD_OK;
+    if (mode == DDAD_PARAMS_REQUIRE_ALL) {
+        size_t missing = 0;
+        const char *first = NULL;
+        for (size_t i = 0; i < p->n; i++) {
+            snprintf(path, sizeof path, "%s/%s", group, p->items[i].name);
+            if (!ddad_h5_exists(f, path)) {
+                if (!first)
+                    first = p->items[i].name;
+                missing++;
+            }
+        }
+        if (missing)
+            return ddad_fail(DDAD_STATUS_DATA, "%s: %zu of the %zu required tensors are missing from group '%s', "
+                             "first '%s'", ddad_h5_path(f), missing, p->n, group, first);
+    }
     for (size_t i = 0; i < p->n && st == DDAD_OK; i++) {
         ddad_param_t *it = &p->items[i];
         snprintf(path, sizeof path, "%s/%s", group, it->name);

@@ -85,9 +85,12 @@ ddad_status_t ddad_params_clone(ddad_params_t *out, const ddad_params_t *src);
 
 typedef enum ddad_params_load_mode {
     DDAD_PARAMS_STRICT = 0,  /* every registered name must be in the file, no extra names */
-    DDAD_PARAMS_PARTIAL      /* missing names keep their values; extra names are ignored
+    DDAD_PARAMS_PARTIAL,     /* missing names keep their values; extra names are ignored
                                 (and listed at debug level); a name present with the
                                 wrong shape is still an error                            */
+    DDAD_PARAMS_REQUIRE_ALL  /* every registered name must be in the file (the error
+                                counts the missing ones and names the first); extra
+                                names are ignored (a full backbone checkpoint)           */
 } ddad_params_load_mode_t;
 
 /* Reads group/<name> for every parameter (float32 or float16 in the file),

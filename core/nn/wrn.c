@@ -225,30 +225,10 @@ ddad_status_t ddad_wrn_load_h5(ddad_wrn_t *net, ddad_h5_t *f, const char *group)
 {
     if (!group)
         group = "weights";
-    size_t missing = 0;
-    const char *first = NULL;
-    char path[DDAD_PARAM_NAME_MAX + 256];
-    for (size_t i = 0; i < net->params.n; i++) {
-        snprintf(path, sizeof path, "%s/%s", group, net->params.items[i].name);
-        if (!ddad_h5_exists(f, path)) {
-            if (!first)
-                first = net->params.items[i].name;
-            missing++;
-        }
-    }
-    if (missing)
-        return ddad_fail(DDAD_STATUS_DATA,
-                         "%s: %zu of the %zu WideResNet-50-2 tensors (conv1, bn1, layer1..layer3) are missing from "
-                         "group '%s', first '%s'; convert a torchvision wide_resnet50_2 state_dict with its own key "
-                         "names",
-                         ddad_h5_path(f), missing, net->params.n, group, first);
-    size_t n_loaded = 0;
-    ddad_status_t st = ddad_params_load_h5(&net->params, f, group, DDAD_PARAMS_PARTIAL, &n_loaded);
+    ddad_status_t st = ddad_params_load_h5(&net->params, f, group, DDAD_PARAMS_REQUIRE_ALL, NULL);
     if (st != DDAD_OK)
-        return ddad_fail_context(st, "loading WideResNet-50-2 from %s", ddad_h5_path(f));
-    if (n_loaded != net->params.n)
-        return ddad_fail(DDAD_STATUS_DATA, "%s: loaded %zu of %zu WideResNet-50-2 tensors from group '%s'",
-                         ddad_h5_path(f), n_loaded, net->params.n, group);
+        return ddad_fail_context(st, "loading WideResNet-50-2 (conv1, bn1 and layer1..layer3 are required; "
+                                     "convert a torchvision wide_resnet50_2 state_dict with ddad-import)");
     net->random_weights = false;
     snprintf(net->source, sizeof net->source, "%s", ddad_h5_path(f));
     return DDAD_OK;
