@@ -68,7 +68,7 @@ endif
 DONE := $(CATEGORIES:%=$(OUT)/%.done)
 
 # The exit status of the whole fan-out: the failed categories, named, with the
-# tail of each log.
+# last lines of each one's last attempt (without ddad-train's config table).
 define summary
 failed=; for c in $(CATEGORIES); do [ -f '$(OUT)/'$$c.failed ] && failed="$$failed $$c"; done; \
 n=$$(echo $$failed | wc -w); \
@@ -77,7 +77,7 @@ else \
   echo "fanout: $$n of $(N_CATEGORIES) categories FAILED:$$failed" >&2; \
   for c in $$failed; do \
     echo "  $$c: ddad-train exit $$(cat '$(OUT)/'$$c.failed), log $(OUT)/$$c.log; its last lines:" >&2; \
-    awk '/^== [0-9]/ { t = "" } !/^== / { t = t "    " $$0 "\n" } END { printf "%s", t }' '$(OUT)/'$$c.log | tail -n 3 >&2; \
+    awk '/^== [0-9]/ { t = "" } !/^(== |[|+])/ { t = t "    " $$0 "\n" } END { printf "%s", t }' '$(OUT)/'$$c.log | tail -n 3 >&2; \
   done; \
   echo "fanout: fix them and rerun the same make command (finished categories are skipped, the rest resume)" >&2; \
 fi
@@ -119,7 +119,7 @@ endef
 $(OUT)/%.done: $(CONFIG_DIR)/%.yaml
 	@mkdir -p '$(OUT)'
 	@rm -f '$(OUT)/$*.failed'
-	@echo "fanout: $* started ($(THREADS) threads), log $(OUT)/$*.log" >&2
+	@echo "fanout: $* started, threads=$(THREADS), log $(OUT)/$*.log" >&2
 	@log='$(OUT)/$*.log'; \
 	echo "== $$(date '+%Y-%m-%d %H:%M:%S') $(TRAIN) $< --resume --set threads=$(THREADS) $(SETS)" >> "$$log"; \
 	dev=; $(if $(GPUS),$(acquire_gpu)) \
