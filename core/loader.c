@@ -49,8 +49,11 @@ struct ddad_loader {
     pthread_cond_t cv;
     bool pending, done, stop;
     ddad_loader_cursor_t job, job_next;
-    float *buf;             /* (B, 3, S, S) */
-    int64_t *lbuf;          /* (B) */
+    float *buf;             /* (b, 3, S, S), b = local batch */
+    int64_t *lbuf;          /* (b) labels */
+    int64_t *ibuf;          /* (b) sample indices (worker) */
+    int64_t *last_idx;      /* (b) sample indices of the batch last returned */
+    int lo, hi;             /* this shard's entries [lo, hi) of every batch */
 };
 
 /* Generator state after drawing epoch e's permutation; fills perm if given. */
@@ -116,7 +119,7 @@ static void rotate_to_chw(const uint8_t *src, int S, double deg, float *out)
 }
 
 static void compute_batch(ddad_loader_t *L, ddad_loader_cursor_t c, float *images, int64_t *labels,
-                          ddad_loader_cursor_t *next)
+                          int64_t *indices, ddad_loader_cursor_t *next)
 {
     int B = L->o.batch_size, S = L->o.image_size;
     if (c.position + B > (int64_t)L->n) {
@@ -128,10 +131,13 @@ static void compute_batch(ddad_loader_t *L, ddad_loader_cursor_t c, float *image
     size_t per = (size_t)3 * S * S;
     for (int b = 0; b < B; b++) {
         size_t idx = L->perm[c.position + b];
-        double u = rng_uniform(&c.rng);
+        double u = rng_uniform(&c.rng); /* drawn for every entry: the stream is the whole batch's */
+        if (b < L->lo || b >= L->hi)
+            continue;
         double deg = L->o.rotation_deg > 0 ? (2.0 * u - 1.0) * L->o.rotation_deg : 0.0;
-        rotate_to_chw(L->cache + idx * (size_t)S * S * 3, S, deg, images + b * per);
-        labels[b] = L->classes[idx];
+        rotate_to_chw(L->cache + idx * (size_t)S * S * 3, S, deg, images + (b - L->lo) * per);
+        labels[b - L->lo] = L->classes[idx];
+        indices[b - L->lo] = (int64_t)idx;
     }
     c.position += B;
     *next = c;
@@ -148,7 +154,7 @@ static void *worker(void *arg)
             break;
         ddad_loader_cursor_t job = L->job, next;
         pthread_mutex_unlock(&L->mu);
-        compute_batch(L, job, L->buf, L->lbuf, &next);
+        compute_batch(L, job, L->buf, L->lbuf, L->ibuf, &next);
         pthread_mutex_lock(&L->mu);
         L->job_next = next;
         L->pending = false;
@@ -218,6 +224,12 @@ ddad_status_t ddad_loader_create(ddad_loader_t **out, const ddad_sample_t *const
         return ddad_fail(DDAD_STATUS_CONFIG,
                          "loader: batch size %d is larger than the training set (%zu images); lower train.batch_size",
                          opts->batch_size, n);
+    int K = opts->shard_count > 1 ? opts->shard_count : 1;
+    if (opts->shard_count > 1 && (opts->batch_size % K != 0 || opts->shard_index < 0 || opts->shard_index >= K))
+        return ddad_fail(DDAD_STATUS_CONFIG,
+                         "loader: batch size %d cannot be split into %d equal shards (shard %d): use a "
+                         "train.batch_size that is a multiple of the number of processes",
+                         opts->batch_size, K, opts->shard_index);
     ddad_loader_t *L = calloc(1, sizeof *L);
     if (!L)
         return ddad_fail(DDAD_STATUS_NOMEM, "loader: out of memory");
@@ -225,16 +237,20 @@ ddad_status_t ddad_loader_create(ddad_loader_t **out, const ddad_sample_t *const
     if (L->o.threads < 1)
         L->o.threads = 1;
     L->n = n;
-    int S = opts->image_size, B = opts->batch_size;
+    int S = opts->image_size, b = opts->batch_size / K;
+    L->lo = (opts->shard_count > 1 ? opts->shard_index : 0) * b;
+    L->hi = L->lo + b;
     L->classes = malloc(n * sizeof *L->classes);
     L->perm = malloc(n * sizeof *L->perm);
     L->cache = malloc(n * (size_t)S * S * 3);
-    L->buf = malloc((size_t)B * 3 * S * S * sizeof *L->buf);
-    L->lbuf = malloc((size_t)B * sizeof *L->lbuf);
+    L->buf = malloc((size_t)b * 3 * S * S * sizeof *L->buf);
+    L->lbuf = malloc((size_t)b * sizeof *L->lbuf);
+    L->ibuf = malloc((size_t)b * sizeof *L->ibuf);
+    L->last_idx = calloc((size_t)b, sizeof *L->last_idx);
     L->perm_epoch = -1;
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv, NULL);
-    if (!L->classes || !L->perm || !L->cache || !L->buf || !L->lbuf) {
+    if (!L->classes || !L->perm || !L->cache || !L->buf || !L->lbuf || !L->ibuf || !L->last_idx) {
         ddad_loader_free(L);
         return ddad_fail(DDAD_STATUS_NOMEM, "loader: out of memory for %zu images of %dx%d", n, S, S);
     }
@@ -284,12 +300,13 @@ ddad_status_t ddad_loader_create(ddad_loader_t **out, const ddad_sample_t *const
 
 ddad_status_t ddad_loader_next(ddad_loader_t *L, float *images, int64_t *labels)
 {
-    int B = L->o.batch_size, S = L->o.image_size;
+    int b = L->hi - L->lo, S = L->o.image_size;
     pthread_mutex_lock(&L->mu);
     while (!L->done)
         pthread_cond_wait(&L->cv, &L->mu);
-    memcpy(images, L->buf, (size_t)B * 3 * S * S * sizeof *images);
-    memcpy(labels, L->lbuf, (size_t)B * sizeof *labels);
+    memcpy(images, L->buf, (size_t)b * 3 * S * S * sizeof *images);
+    memcpy(labels, L->lbuf, (size_t)b * sizeof *labels);
+    memcpy(L->last_idx, L->ibuf, (size_t)b * sizeof *L->last_idx);
     L->cur = L->job_next;
     L->done = false;
     L->job = L->cur;
@@ -300,6 +317,10 @@ ddad_status_t ddad_loader_next(ddad_loader_t *L, float *images, int64_t *labels)
 }
 
 void ddad_loader_get_cursor(const ddad_loader_t *L, ddad_loader_cursor_t *c) { *c = L->cur; }
+
+const int64_t *ddad_loader_batch_indices(const ddad_loader_t *L) { return L->last_idx; }
+
+int ddad_loader_local_batch(const ddad_loader_t *L) { return L->hi - L->lo; }
 
 size_t ddad_loader_batches_per_epoch(const ddad_loader_t *L) { return L->n / (size_t)L->o.batch_size; }
 
@@ -344,6 +365,8 @@ void ddad_loader_free(ddad_loader_t *L)
     free(L->cache);
     free(L->buf);
     free(L->lbuf);
+    free(L->ibuf);
+    free(L->last_idx);
     free(L);
 }
 

@@ -25,6 +25,12 @@
  * rotation_deg = 0 images are passed through unchanged. The generator is
  * splitmix64, so the cursor's rng is its 64-bit state.
  *
+ * Sharding (data-parallel training over K = shard_count processes): the
+ * order, the rotation draws and the cursor stay those of the whole batch B,
+ * and process k receives entries [k B/K, (k+1) B/K) of every batch, so the K
+ * slices together are exactly the batch a single process would get (B must
+ * be a multiple of K). A cursor therefore means the same for any K.
+ *
  * Images are decoded, converted to RGB and resized (Pillow-exact bicubic) once,
  * by `threads` threads, at creation; the cache holds n * S * S * 3 bytes.
  * A background thread prepares the next batch while the caller trains.
@@ -62,9 +68,11 @@ typedef struct ddad_loader_opts {
     uint64_t seed;
     float rotation_deg; /* 0 disables the augmentation                     */
     int threads;        /* decoding threads for the cache (>= 1)           */
+    int shard_index;    /* data parallel: this process's slice of every    */
+    int shard_count;    /* batch (0 or 1 = the whole batch); see below     */
 } ddad_loader_opts_t;
 
-/* 256, 2, seed 0, 5 degrees, 2 threads (the paper's setting). */
+/* 256, 2, seed 0, 5 degrees, 2 threads, no sharding (the paper's setting). */
 ddad_loader_opts_t ddad_loader_opts_default(void);
 
 typedef struct ddad_loader_cursor {
@@ -79,8 +87,16 @@ typedef struct ddad_loader ddad_loader_t;
 ddad_status_t ddad_loader_create(ddad_loader_t **out, const ddad_sample_t *const *samples, const int64_t *class_ids,
                                  size_t n, const ddad_loader_opts_t *opts);
 
-/* Fills images (B, 3, S, S) and labels (B) with the next batch. */
+/* Fills images (b, 3, S, S) and labels (b) with the next batch, b = B, or
+ * B / shard_count with sharding. */
 ddad_status_t ddad_loader_next(ddad_loader_t *L, float *images, int64_t *labels);
+
+/* Borrowed (b): the training-set indices (into the samples given at creation)
+ * of the batch the last ddad_loader_next returned; valid until the next call. */
+const int64_t *ddad_loader_batch_indices(const ddad_loader_t *L);
+
+/* b: the images one ddad_loader_next call returns. */
+int ddad_loader_local_batch(const ddad_loader_t *L);
 
 /* The position of the next batch ddad_loader_next will return. */
 void ddad_loader_get_cursor(const ddad_loader_t *L, ddad_loader_cursor_t *c);

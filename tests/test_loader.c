@@ -146,6 +146,60 @@ static void test_seek(void)
     ddad_loader_free(NULL);
 }
 
+/* Shards of a batch of 4 over 2 processes are exactly the halves of the
+ * unsharded batch (rotation included), with the cursor of the whole batch;
+ * the sample indices name the images. A batch that does not split is refused. */
+static void test_shards(void)
+{
+    setup();
+    enum { BB = 4, K = 2 };
+    int64_t cls[8];
+    for (int i = 0; i < 8; i++)
+        cls[i] = 100 + i;
+    ddad_loader_opts_t o = {.image_size = S, .batch_size = BB, .seed = 9, .rotation_deg = 5, .threads = 1};
+    ddad_loader_t *whole = NULL, *part[K] = {NULL, NULL};
+    CU_ASSERT_FATAL(ddad_loader_create(&whole, g_train, cls, g_ntrain, &o) == DDAD_OK);
+    for (int k = 0; k < K; k++) {
+        ddad_loader_opts_t ok = o;
+        ok.shard_index = k;
+        ok.shard_count = K;
+        CU_ASSERT_FATAL(ddad_loader_create(&part[k], g_train, cls, g_ntrain, &ok) == DDAD_OK);
+        CU_ASSERT_EQUAL(ddad_loader_local_batch(part[k]), BB / K);
+    }
+    CU_ASSERT_EQUAL(ddad_loader_local_batch(whole), BB);
+    static float xw[BB * 3 * S * S], xp[BB / K * 3 * S * S];
+    int64_t yw[BB], yp[BB / K];
+    const size_t per = (size_t)3 * S * S;
+    for (int step = 0; step < 5; step++) { /* crosses two epoch boundaries */
+        ddad_loader_next(whole, xw, yw);
+        const int64_t *iw = ddad_loader_batch_indices(whole);
+        for (int k = 0; k < K; k++) {
+            ddad_loader_next(part[k], xp, yp);
+            const int64_t *ip = ddad_loader_batch_indices(part[k]);
+            CU_ASSERT(memcmp(xp, xw + (size_t)k * (BB / K) * per, sizeof xp) == 0);
+            for (int b = 0; b < BB / K; b++) {
+                CU_ASSERT_EQUAL(yp[b], yw[k * (BB / K) + b]);
+                CU_ASSERT_EQUAL(ip[b], iw[k * (BB / K) + b]);
+                CU_ASSERT_EQUAL(yp[b], 100 + ip[b]);
+            }
+            ddad_loader_cursor_t cw, cp;
+            ddad_loader_get_cursor(whole, &cw);
+            ddad_loader_get_cursor(part[k], &cp);
+            CU_ASSERT(cw.epoch == cp.epoch && cw.position == cp.position && cw.rng == cp.rng);
+        }
+    }
+    ddad_loader_free(whole);
+    for (int k = 0; k < K; k++)
+        ddad_loader_free(part[k]);
+    ddad_loader_opts_t bad = o;
+    bad.batch_size = 3;
+    bad.shard_count = 2;
+    ddad_loader_t *L = NULL;
+    CU_ASSERT_EQUAL(ddad_loader_create(&L, g_train, cls, g_ntrain, &bad), DDAD_STATUS_CONFIG);
+    CU_ASSERT_PTR_NULL(L);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "multiple of the number of processes"));
+}
+
 static void test_rotation_fill(void)
 {
     /* a constant image stays constant under rotation with edge replication */
@@ -243,6 +297,7 @@ int main(void)
 {
     static const ddad_test_t tests[] = {{"deterministic batches and epoch coverage", test_determinism_and_epochs},
                                         {"seek restores the stream bit-exactly", test_seek},
+                                        {"shards are slices of the whole batch", test_shards},
                                         {"rotation fills with edge pixels", test_rotation_fill},
                                         {"test iterator images, masks and names", test_iterator},
                                         {0}};
