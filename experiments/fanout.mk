@@ -76,7 +76,8 @@ if [ $$n -eq 0 ]; then echo "fanout: all $(N_CATEGORIES) categories trained (log
 else \
   echo "fanout: $$n of $(N_CATEGORIES) categories FAILED:$$failed" >&2; \
   for c in $$failed; do \
-    echo "  $$c: ddad-train exit $$(cat '$(OUT)/'$$c.failed), log $(OUT)/$$c.log; its last lines:" >&2; \
+    e=$$(cat '$(OUT)/'$$c.failed); [ "$$e" != 8 ] || e="8 (interrupted, checkpoint written)"; \
+    echo "  $$c: ddad-train exit $$e, log $(OUT)/$$c.log; its last lines:" >&2; \
     awk '/^== [0-9]/ { t = "" } !/^(== |[|+])/ { t = t "    " $$0 "\n" } END { printf "%s", t }' '$(OUT)/'$$c.log | tail -n 3 >&2; \
   done; \
   echo "fanout: fix them and rerun the same make command (finished categories are skipped, the rest resume)" >&2; \
@@ -126,7 +127,9 @@ $(OUT)/%.done: $(CONFIG_DIR)/%.yaml
 	rc=0; $(TRAIN) '$<' --resume --set threads=$(THREADS) $$dev $(SETS) >> "$$log" 2>&1 || rc=$$?; \
 	echo "== exit $$rc" >> "$$log"; \
 	if [ $$rc -eq 0 ]; then touch '$@'; echo "fanout: $* done" >&2; \
-	else echo $$rc > '$(OUT)/$*.failed'; echo "fanout: $* FAILED (ddad-train exit $$rc), log $$log" >&2; fi
+	else echo $$rc > '$(OUT)/$*.failed'; \
+	  if [ $$rc -eq 8 ]; then echo "fanout: $* interrupted (ddad-train exit 8, checkpoint written), log $$log" >&2; \
+	  else echo "fanout: $* FAILED (ddad-train exit $$rc), log $$log" >&2; fi; fi
 
 # Takes the first GPU of GPUS whose lock (OUT/.gpu<N>.lock) is free, waiting
 # while all are taken; the lock lives as long as the recipe's shell (fd 9).
@@ -142,6 +145,7 @@ endef
 status:
 	@for c in $(CATEGORIES); do \
 	  if [ -f '$(OUT)/'$$c.done ]; then s=done; \
+	  elif [ "$$(cat '$(OUT)/'$$c.failed 2>/dev/null)" = 8 ]; then s="interrupted (resumes on the next make)"; \
 	  elif [ -f '$(OUT)/'$$c.failed ]; then s="FAILED (exit $$(cat '$(OUT)/'$$c.failed))"; \
 	  elif [ -f '$(OUT)/'$$c.log ]; then s="started (running, or interrupted: resumes on the next make)"; \
 	  else s="not started"; fi; \
