@@ -4,7 +4,7 @@
 #   make -f experiments/fanout.mk -j3                  the 15 MVTec AD categories, 3 at a time
 #   make -f experiments/fanout.mk -j2 CATEGORIES="bottle cable" SETS="--set train.iterations=500"
 #   make -f experiments/fanout.mk -j4 GPUS="0 1 2 3"   one category per GPU
-#   make -f experiments/fanout.mk status               what is done, failed, not started
+#   make -f experiments/fanout.mk status               done, interrupted, failed, not started
 #
 # Targets: all (default: train, then table), train, table (train, then table),
 # table-only (evaluate what is trained), status, clean-state.
@@ -14,8 +14,8 @@
 # or touch the config, to train it again); an interrupted or failed one is
 # continued with --resume by the next make. A failure does not stop the other
 # categories: it is recorded in OUT/<category>.failed, the table is printed for
-# the rest, and make ends with a summary naming the failed categories and
-# exit status 1. `table` runs `ddad-eval --all-categories` (also into
+# the rest, and make ends with a summary naming the failed categories and a
+# non-zero exit status (2, make's code for a failed recipe). `table` runs `ddad-eval --all-categories` (also into
 # OUT/table.txt).
 #
 # Variables:
@@ -122,8 +122,8 @@ $(OUT)/%.done: $(CONFIG_DIR)/%.yaml
 	@rm -f '$(OUT)/$*.failed'
 	@echo "fanout: $* started, threads=$(THREADS), log $(OUT)/$*.log" >&2
 	@log='$(OUT)/$*.log'; \
-	echo "== $$(date '+%Y-%m-%d %H:%M:%S') $(TRAIN) $< --resume --set threads=$(THREADS) $(SETS)" >> "$$log"; \
-	dev=; $(if $(GPUS),$(acquire_gpu)) \
+	dev=; gpu_env=; $(if $(GPUS),$(acquire_gpu)) \
+	echo "== $$(date '+%Y-%m-%d %H:%M:%S') $$gpu_env$(TRAIN) $< --resume --set threads=$(THREADS) $$dev $(SETS)" >> "$$log"; \
 	rc=0; $(TRAIN) '$<' --resume --set threads=$(THREADS) $$dev $(SETS) >> "$$log" 2>&1 || rc=$$?; \
 	echo "== exit $$rc" >> "$$log"; \
 	if [ $$rc -eq 0 ]; then touch '$@'; echo "fanout: $* done" >&2; \
@@ -138,8 +138,8 @@ gpu=; while [ -z "$$gpu" ]; do \
   for g in $(GPUS); do exec 9> '$(OUT)/.gpu'$$g.lock; if flock -n 9; then gpu=$$g; break; fi; done; \
   [ -n "$$gpu" ] || sleep 2; \
 done; \
-export CUDA_VISIBLE_DEVICES=$$gpu; dev='--device cuda'; \
-echo "fanout: $* on GPU $$gpu" >&2; echo "== CUDA_VISIBLE_DEVICES=$$gpu" >> "$$log";
+export CUDA_VISIBLE_DEVICES=$$gpu; dev='--device cuda'; gpu_env="CUDA_VISIBLE_DEVICES=$$gpu "; \
+echo "fanout: $* on GPU $$gpu" >&2;
 endef
 
 status:
