@@ -2,13 +2,15 @@
  * computation (KL + feature maps over the config's timesteps, EfficientNet-B4
  * targets) through core/nn/score.h, with random weights.
  *
- *     bench_score CONFIG N_IMAGES THREADS MODE BATCH
+ *     bench_score CONFIG N_IMAGES THREADS MODE BATCH [--device DEV]
  *
  * MODE same (one UNet forward per (image, t)) or quirk (the authors' second
  * forward for the feature head); BATCH = score.batch_size, (image, t) pairs
- * per UNet call. Prints "key value" lines: params, unet_calls, ms_per_image,
+ * per UNet call; DEV cpu (default), cuda or cuda:N (the config's `device`).
+ * Prints "key value" lines: device, params, unet_calls, ms_per_image,
  * images_per_s, peak_rss_mb (whole process, model included). One untimed
- * image first (warm-up).
+ * image first (warm-up). The maps come back to the host at the end of every
+ * ddad_score_images call, so on CUDA each timed call includes its kernels.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,18 +32,22 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s CONFIG N_IMAGES THREADS same|quirk BATCH\n", argv[0]);
+    const char *device = "cpu";
+    if (argc == 8 && !strcmp(argv[6], "--device"))
+        device = argv[7];
+    else if (argc != 6) {
+        fprintf(stderr, "usage: %s CONFIG N_IMAGES THREADS same|quirk BATCH [--device cpu|cuda|cuda:N]\n", argv[0]);
         return 2;
     }
-    char threads[64], mode[96], batch[64];
+    char threads[64], mode[96], batch[64], dev[96];
     snprintf(threads, sizeof threads, "threads=%s", argv[3]);
     snprintf(mode, sizeof mode, "score.feature_timestep=%s", !strcmp(argv[4], "quirk") ? "respaced_quirk" : "same");
     snprintf(batch, sizeof batch, "score.batch_size=%s", argv[5]);
-    const char *sets[] = {threads, mode, batch};
+    snprintf(dev, sizeof dev, "device=%s", device);
+    const char *sets[] = {threads, mode, batch, dev};
     ddad_config_t cfg;
     ddad_model_t m;
-    if (ddad_config_load(&cfg, argv[1], sets, 3) != DDAD_OK || ddad_runtime_setup(&cfg) != DDAD_OK ||
+    if (ddad_config_load(&cfg, argv[1], sets, 4) != DDAD_OK || ddad_runtime_setup(&cfg) != DDAD_OK ||
         ddad_model_create(&m, &cfg, DDAD_MODEL_WITH_EMA | DDAD_MODEL_WITH_FEATURES) != DDAD_OK) {
         fprintf(stderr, "bench_score: %s\n", ddad_last_error());
         return 1;
@@ -78,8 +84,8 @@ int main(int argc, char **argv)
     double dt = now_s() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("params %lld\nunet_calls %lld\nms_per_image %.3f\nimages_per_s %.4f\npeak_rss_mb %.1f\n",
-           (long long)ddad_params_numel(&m.params, false), (long long)calls, 1000.0 * dt / n, n / dt,
+    printf("device %s\nparams %lld\nunet_calls %lld\nms_per_image %.3f\nimages_per_s %.4f\npeak_rss_mb %.1f\n",
+           device, (long long)ddad_params_numel(&m.params, false), (long long)calls, 1000.0 * dt / n, n / dt,
            ru.ru_maxrss / 1024.0);
     free(x);
     ddad_model_free(&m);

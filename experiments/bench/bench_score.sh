@@ -10,7 +10,10 @@
 # (implementation), ddad quirk/1 / ddad same (algorithm + batching). Also the
 # peak RSS of each process (model included).
 #
-# usage: experiments/bench/bench_score.sh [BUILD_DIR]   (IMAGES=8 THREADS=2)
+# usage: experiments/bench/bench_score.sh [BUILD_DIR]   (IMAGES=8 THREADS=2 DEVICE=cpu)
+#   DEVICE=cuda (or cuda:N) runs both sides on that GPU: build BUILD_DIR against
+#   a CUDA libtorch and point DDAD_PYTHON at the matching CUDA-enabled python
+#   (experiments/bench/gpu_check.sh does both).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -18,17 +21,23 @@ build=${1:-build}
 py=${DDAD_PYTHON:-/usr/bin/python3}
 threads=${THREADS:-2}
 images=${IMAGES:-8}
+device=${DEVICE:-cpu}
 [ -x "$build/bin/bench_score" ] || { echo "bench_score not built: cmake --build $build --target bench_score" >&2; exit 2; }
 key() { awk -v k="$1" '$1 == k {print $2}'; }
-same=$("$build/bin/bench_score" "$root/configs/demo.yaml" "$images" "$threads" same 8 2>/dev/null)
-quirk=$("$build/bin/bench_score" "$root/configs/demo.yaml" "$images" "$threads" quirk 1 2>/dev/null)
-pyout=$("$py" "$here/bench_score.py" "$images" "$threads")
-printf '%-14s %10s %12s %10s %12s\n' case unet_calls "ms/image" "images/s" "peak RSS MB"
+err=$(mktemp); trap 'rm -f "$err"' EXIT
+# stderr (the random-weights warning) is shown only when a side fails
+side() { "$@" 2>"$err" || { echo "bench_score.sh: failed: $*" >&2; cat "$err" >&2; exit 1; }; }
+same=$(side "$build/bin/bench_score" "$root/configs/demo.yaml" "$images" "$threads" same 8 --device "$device")
+quirk=$(side "$build/bin/bench_score" "$root/configs/demo.yaml" "$images" "$threads" quirk 1 --device "$device")
+pyout=$(side "$py" "$here/bench_score.py" "$images" "$threads" --device "$device")
+echo "device $device, $images images, $threads threads"
+printf '%-14s %10s %12s %10s %12s %12s\n' case unet_calls "ms/image" "images/s" "peak RSS MB" "peak GPU MB"
 for name in same quirk pyout; do
     out=${!name}
     label=$([ "$name" = same ] && echo "ddad same" || { [ "$name" = quirk ] && echo "ddad quirk/1" || echo "python"; })
-    printf '%-14s %10s %12s %10s %12s\n' "$label" "$(key unet_calls <<<"$out")" "$(key ms_per_image <<<"$out")" \
-        "$(key images_per_s <<<"$out")" "$(key peak_rss_mb <<<"$out")"
+    gpu=$(key peak_gpu_mb <<<"$out"); [ -n "$gpu" ] || gpu=-
+    printf '%-14s %10s %12s %10s %12s %12s\n' "$label" "$(key unet_calls <<<"$out")" "$(key ms_per_image <<<"$out")" \
+        "$(key images_per_s <<<"$out")" "$(key peak_rss_mb <<<"$out")" "$gpu"
 done
 s=$(key ms_per_image <<<"$same"); q=$(key ms_per_image <<<"$quirk"); p=$(key ms_per_image <<<"$pyout")
 [ "$(key params <<<"$same")" = "$(key params <<<"$pyout")" ] || echo "warning: parameter counts differ (C $(key params <<<"$same"), python $(key params <<<"$pyout"))"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds ddad against a CUDA libtorch (the one inside a pip PyTorch) and runs
 # the GPU checks: the tensor-API and fixture tests with that libtorch, the demo
-# training and evaluation on the GPU, and the training-step benchmark against
-# the same PyTorch on the same GPU. Writes its logs to OUT_DIR.
+# training and evaluation on the GPU, and the training-step and scoring
+# benchmarks against the same PyTorch on the same GPU. Writes its logs to
+# OUT_DIR.
 #
 # usage: experiments/bench/gpu_check.sh PYTHON OUT_DIR [DEPS_ROOT] [FIXTURES]
 #   PYTHON     an interpreter whose torch is CUDA-enabled
@@ -55,3 +56,9 @@ for size in demo mid; do
     echo "train step $size $dev: ddad [$c] python [$p]" | tee -a "$out/summary.txt"
   done
 done
+
+# scoring: the full anomaly-map computation, ddad vs the authors' procedure, on the GPU
+DEVICE=cuda DDAD_PYTHON="$py" THREADS=8 IMAGES=${SCORE_IMAGES:-16} \
+  "$src/experiments/bench/bench_score.sh" "$build" > "$out/score.log" 2>&1
+echo "scoring benchmark on cuda rc=$?" | tee -a "$out/summary.txt"
+cat "$out/score.log" >> "$out/summary.txt"
