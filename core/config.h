@@ -83,6 +83,12 @@ typedef enum ddad_precision {
     DDAD_PRECISION_FP16,
     DDAD_PRECISION_BF16
 } ddad_precision_t;
+/* the order of ddad_dist_backend_t (core/torch/dist.h) */
+typedef enum ddad_dist_backend_choice {
+    DDAD_CONFIG_DIST_AUTO = 0,
+    DDAD_CONFIG_DIST_GLOO,
+    DDAD_CONFIG_DIST_NCCL
+} ddad_dist_backend_choice_t;
 typedef enum ddad_image_score { DDAD_IMAGE_SCORE_TOPK_MEAN = 0, DDAD_IMAGE_SCORE_MAX } ddad_image_score_t;
 typedef enum ddad_score_method { DDAD_SCORE_METHOD_DDAD = 0, DDAD_SCORE_METHOD_RGB } ddad_score_method_t;
 typedef enum ddad_feature_timestep {
@@ -191,6 +197,12 @@ typedef struct ddad_config_eval {
     bool save_images;
 } ddad_config_eval_t;
 
+typedef struct ddad_config_dist {
+    ddad_dist_backend_choice_t backend;
+    double timeout_s;           /* rendezvous and every collective           */
+    double bucket_mb;           /* gradient all-reduce bucket size           */
+} ddad_config_dist_t;
+
 typedef struct ddad_config_run {
     char dir[DDAD_CONFIG_PATH_MAX];
     char name[256];
@@ -208,6 +220,7 @@ typedef struct ddad_config {
     ddad_config_score_t score;
     ddad_config_recon_t recon;
     ddad_config_eval_t eval;
+    ddad_config_dist_t dist;
     ddad_config_run_t run;
 } ddad_config_t;
 

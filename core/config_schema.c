@@ -54,6 +54,7 @@ static const char *const k_image_scores[] = {"topk_mean", "max", NULL};
 static const char *const k_methods[] = {"ddad", "rgb", NULL};
 static const char *const k_feature_timesteps[] = {"same", "respaced_quirk", NULL};
 static const char *const k_resolutions[] = {"model", "original", NULL};
+static const char *const k_dist_backends[] = {"auto", "gloo", "nccl", NULL};
 
 /* ---- per-value checks --------------------------------------------------
  * Each returns NULL when the value is fine, else a phrase saying what is
@@ -211,6 +212,12 @@ static const ddad_config_key_t k_schema[] = {
     K_INT("train.log_every", train.log_every, "50", 1, IMAX, "Iterations between log lines."),
     K_DBL("train.feature_loss_weight", train.feature_loss_weight, "1.0", 0, 1000, 0, "Weight of L_feat."),
     K_DBL("train.vlb_weight", train.vlb_weight, "1.0", 0, 1000, 0, "Weight of L_vlb."),
+
+    K_ENUM("dist.backend", dist.backend, "auto", k_dist_backends,
+           "Data-parallel backend when WORLD_SIZE is set (auto = nccl on CUDA if built in, else gloo)."),
+    K_DBL("dist.timeout_s", dist.timeout_s, "600", 1, 86400, 0,
+          "Seconds a rank waits for the others (rendezvous, every all-reduce) before it gives up."),
+    K_DBL("dist.bucket_mb", dist.bucket_mb, "25", 0.01, 4096, 0, "Size of the buffers gradients are all-reduced in."),
 
     K_INTS("score.timesteps", score.timesteps, "[5, 50, 100]", 0, 100000, 1, DDAD_CONFIG_MAX_INTS, check_unique,
            "no repeats; each < diffusion.respacing", "Respaced timesteps averaged into the anomaly map."),

@@ -25,6 +25,7 @@ const char *ddad_status_str(ddad_status_t st)
     case DDAD_STATUS_DEVICE: return "device";
     case DDAD_STATUS_NOMEM: return "nomem";
     case DDAD_STATUS_INTERRUPTED: return "interrupted";
+    case DDAD_STATUS_PEER: return "peer";
     case DDAD_STATUS_INTERNAL: return "internal";
     }
     return "unknown";
@@ -42,6 +43,7 @@ int ddad_status_exit_code(ddad_status_t st)
     case DDAD_STATUS_NUMERIC: return 6;
     case DDAD_STATUS_DEVICE: return 7;
     case DDAD_STATUS_INTERRUPTED: return 8;
+    case DDAD_STATUS_PEER: return 9;
     case DDAD_STATUS_SHAPE:
     case DDAD_STATUS_INTERNAL: return 1;
     }

@@ -33,6 +33,8 @@ typedef enum ddad_status {
     DDAD_STATUS_DEVICE,      /* device not available or not compiled in          */
     DDAD_STATUS_NOMEM,       /* allocation failed                                 */
     DDAD_STATUS_INTERRUPTED, /* stopped by SIGINT/SIGTERM after a clean save      */
+    DDAD_STATUS_PEER,        /* another process of a distributed job failed,
+                                exited or timed out                               */
     DDAD_STATUS_INTERNAL     /* a bug: an unexpected exception or invariant       */
 } ddad_status_t;
 
@@ -41,7 +43,7 @@ const char *ddad_status_str(ddad_status_t st);
 
 /* Documented process exit code for a status (README "Exit codes"):
  * 0 ok, 1 internal, 2 usage, 3 config, 4 data, 5 I/O, 6 numeric,
- * 7 device, 8 interrupted. SHAPE maps to 1 (a programming error), NOMEM to 5. */
+ * 7 device, 8 interrupted, 9 peer (distributed job). SHAPE maps to 1 (a programming error), NOMEM to 5. */
 int ddad_status_exit_code(ddad_status_t st);
 
 /* The thread-local message of the last failure ("" if none). Owned by the

@@ -10,6 +10,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config git
   libtorch-dev            # libtorch C++ API (CPU, oneDNN, OpenMP, Gloo)
+  libgloo-dev             # headers of c10d's Gloo backend (data-parallel training)
   libopenblas0-pthread    # fast BLAS behind libtorch's matmul (attention, linear)
   libhdf5-dev libyaml-dev libpng-dev libjpeg-dev libcunit1-dev
   gnuplot-nox             # loss, ROC and PRO plots

@@ -32,9 +32,14 @@ static void usage(FILE *out)
             "\n"
             "SIGINT/SIGTERM finish the current step, write a checkpoint and exit with code 8.\n"
             "\n"
+            "Data parallel: with WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT set (torchrun's\n"
+            "variables; scripts/ddad-launch --nproc N sets them) every process trains on its share\n"
+            "of each batch and rank 0 writes the run folder (keys dist.*; README \"Data-parallel\").\n"
+            "\n"
             "exit codes:\n"
             "  0 ok, 1 internal error, 2 usage, 3 config, 4 data, 5 I/O, 6 numeric (NaN/Inf loss;\n"
-            "  the last good checkpoint is kept), 7 device, 8 interrupted (checkpoint written)\n");
+            "  the last good checkpoint is kept), 7 device, 8 interrupted (checkpoint written),\n"
+            "  9 peer (another process of a data-parallel job failed, exited or timed out)\n");
 }
 
 void train_args_free(train_args_t *a)

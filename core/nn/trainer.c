@@ -14,6 +14,7 @@
 
 #include "../dataset.h"
 #include "../loader.h"
+#include "../torch/dist.h"
 #include "checkpoint.h"
 
 #define TRAINER_PATH_MAX 4096
@@ -45,6 +46,11 @@ struct ddad_trainer {
     ddad_dtype_t amp_dtype;
     double loss_scale;           /* fp16: dynamic loss scale; 1 otherwise */
     int64_t scale_good_steps;
+
+    ddad_dist_t *dist;           /* borrowed; NULL = one process */
+    int rank, world;             /* this process, number of processes (0, 1 alone) */
+    int64_t local_batch;         /* batch / world: the images this process trains on */
+    bool stop_agreed;            /* data parallel: some rank asked to stop (agreed in the step) */
 
     int64_t step;                /* iterations completed */
     double last_lr;
@@ -273,13 +279,16 @@ static ddad_status_t open_loader(ddad_trainer_t *tr)
     lo.seed = (uint64_t)cfg->seed;
     lo.rotation_deg = (float)cfg->data.rotation_deg;
     lo.threads = cfg->data.loader_threads > 0 ? cfg->data.loader_threads : 1;
+    lo.shard_index = tr->rank;
+    lo.shard_count = tr->world;
     ddad_status_t st = ddad_loader_create(&tr->loader, tr->train, tr->class_ids, tr->n_train, &lo);
     if (st != DDAD_OK)
         return st;
     tr->batch = cfg->train.batch_size;
+    tr->local_batch = ddad_loader_local_batch(tr->loader);
     tr->size = cfg->data.image_size;
-    tr->x_host = malloc((size_t)(tr->batch * 3 * tr->size * tr->size) * sizeof *tr->x_host);
-    tr->y_host = malloc((size_t)tr->batch * sizeof *tr->y_host);
+    tr->x_host = malloc((size_t)(tr->local_batch * 3 * tr->size * tr->size) * sizeof *tr->x_host);
+    tr->y_host = malloc((size_t)tr->local_batch * sizeof *tr->y_host);
     if (!tr->x_host || !tr->y_host)
         return ddad_fail(DDAD_STATUS_NOMEM, "out of memory (batch buffers)");
     return DDAD_OK;
@@ -398,53 +407,162 @@ void ddad_trainer_free(ddad_trainer_t *tr)
     free(tr);
 }
 
-ddad_status_t ddad_trainer_create(ddad_trainer_t **out, const ddad_config_t *cfg, const ddad_trainer_opts_t *opts)
+/* ---- data parallel: agreeing and sharing the state --------------------------------- */
+
+/* 52 bits of FNV-1a over the config (device index left out: each rank may
+ * use its own GPU), exact in a double. */
+static double config_fingerprint(const ddad_config_t *cfg)
 {
-    *out = NULL;
-    ddad_trainer_t *tr = calloc(1, sizeof *tr);
-    if (!tr)
-        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory (trainer)");
-    tr->cfg = *cfg;
-    tr->opts = opts ? *opts : ddad_trainer_opts_default();
+    ddad_config_t c = *cfg;
+    char *colon = strchr(c.device, ':');
+    if (colon)
+        *colon = '\0';
+    char *yaml = NULL;
+    if (ddad_config_to_yaml(&c, &yaml) != DDAD_OK)
+        return -1;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = yaml; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    free(yaml);
+    return (double)(h >> 12);
+}
+
+/* Every rank calls this once with the outcome of its own setup; all return
+ * the same verdict: this rank's own error, or DDAD_STATUS_PEER naming the
+ * rank that failed, or DDAD_STATUS_CONFIG when the configs differ. */
+static ddad_status_t agree_setup(ddad_trainer_t *tr, ddad_status_t mine)
+{
+    char why[1024];
+    snprintf(why, sizeof why, "%s", ddad_last_error());
+    double fp = mine == DDAD_OK ? config_fingerprint(&tr->cfg) : 0;
+    /* min over ranks of: first failing rank, fingerprint, -fingerprint */
+    double v[3] = {mine != DDAD_OK ? tr->rank : tr->world, fp, -fp};
+    ddad_status_t st = ddad_dist_allreduce_f64(tr->dist, v, 3, DDAD_DIST_MIN);
+    if (mine != DDAD_OK)
+        return ddad_fail(mine, "%s", why); /* this rank's own message, whatever the others did */
+    if (st != DDAD_OK)
+        return st;
+    if (v[0] < tr->world)
+        return ddad_fail(DDAD_STATUS_PEER, "rank %d of %d failed while setting up (its own output says why); rank %d "
+                         "stops too", (int)v[0], tr->world, tr->rank);
+    if (v[1] != -v[2])
+        return ddad_fail(DDAD_STATUS_CONFIG, "the %d processes were started with different configs (or ddad "
+                         "versions): start every rank with the same config file and --set options", tr->world);
+    return DDAD_OK;
+}
+
+static int64_t f64_bits(double x)
+{
+    int64_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+
+static double bits_f64(int64_t b)
+{
+    double x;
+    memcpy(&x, &b, sizeof x);
+    return x;
+}
+
+/* Rank 0's state (fresh or resumed) becomes every rank's: step, loader
+ * cursor, schedule, weights, AdamW moments and the noise generator. The EMA
+ * lives on rank 0 only. */
+static ddad_status_t share_state(ddad_trainer_t *tr)
+{
+    ddad_loader_cursor_t cur;
+    ddad_loader_get_cursor(tr->loader, &cur);
+    int64_t s[8] = {tr->step, cur.epoch, cur.position, (int64_t)cur.rng, ddad_adamw_get_step(tr->opt),
+                    f64_bits(tr->last_lr), f64_bits(tr->loss_scale), tr->scale_good_steps};
+    ddad_status_t st = ddad_dist_broadcast_i64(tr->dist, s, 8, 0);
+    if (st != DDAD_OK)
+        return st;
+    if (tr->rank != 0) {
+        cur = (ddad_loader_cursor_t){.epoch = s[1], .position = s[2], .rng = (uint64_t)s[3]};
+        if ((st = ddad_loader_seek(tr->loader, &cur)) != DDAD_OK)
+            return ddad_fail_context(st, "rank %d: rank 0's loader position", tr->rank);
+        tr->step = s[0];
+        ddad_adamw_set_step(tr->opt, s[4]);
+        tr->last_lr = bits_f64(s[5]);
+        tr->loss_scale = bits_f64(s[6]);
+        tr->scale_good_steps = s[7];
+    }
+    const ddad_params_t *P = &tr->model.params;
+    size_t n = P->n + 2 * tr->n_trainable + 1;
+    ddad_tensor_t **ts = calloc(n, sizeof *ts);
+    if (!ts)
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory (state list)");
+    size_t k = 0;
+    for (size_t i = 0; i < P->n; i++)
+        ts[k++] = P->items[i].tensor;
+    for (size_t i = 0; i < tr->n_trainable; i++) {
+        ts[k++] = ddad_adamw_exp_avg(tr->opt, i);
+        ts[k++] = ddad_adamw_exp_avg_sq(tr->opt, i);
+    }
+    ddad_tensor_t *gen_state = NULL;
+    st = ddad_generator_get_state(tr->gen, &gen_state);
+    if (st == DDAD_OK) {
+        ts[k++] = gen_state;
+        st = ddad_dist_broadcast(tr->dist, ts, k, 0);
+    }
+    if (st == DDAD_OK && tr->rank != 0)
+        st = ddad_generator_set_state(tr->gen, gen_state);
+    ddad_tensor_free(gen_state);
+    free(ts);
+    return st;
+}
+
+/* ---- creation ------------------------------------------------------------------- */
+
+/* Everything one process checks and builds; rank 0 alone owns the run folder. */
+static ddad_status_t create_local(ddad_trainer_t *tr, const ddad_config_t *cfg)
+{
     ddad_status_t st = DDAD_OK;
     char latest[TRAINER_PATH_MAX];
     bool has_ckpt = false;
+    const bool root = tr->rank == 0;
 
     if (tr->opts.run_dir) {
         if ((size_t)snprintf(tr->run_dir, sizeof tr->run_dir, "%s", tr->opts.run_dir) >= sizeof tr->run_dir)
-            DDAD_TRY(ddad_fail(DDAD_STATUS_IO, "run folder path too long"));
+            return ddad_fail(DDAD_STATUS_IO, "run folder path too long");
     } else {
         DDAD_TRY(ddad_config_run_dir(cfg, tr->run_dir, sizeof tr->run_dir));
     }
     tr->opts.run_dir = NULL; /* not kept: the caller's string may go */
+    if (tr->world > 1 && cfg->train.batch_size % tr->world != 0)
+        return ddad_fail(DDAD_STATUS_CONFIG, "train.batch_size %d cannot be split over %d processes: use a multiple "
+                         "of %d (each process trains on batch_size / processes images per step)",
+                         cfg->train.batch_size, tr->world, tr->world);
 
     /* 1. device and run folder: cheap checks first */
     ddad_device_t dev;
     if (ddad_device_parse(&dev, cfg->device) != DDAD_OK || ddad_device_check(dev) != DDAD_OK)
-        DDAD_TRY(ddad_fail_context(DDAD_STATUS_DEVICE, "device %s", cfg->device));
+        return ddad_fail_context(DDAD_STATUS_DEVICE, "device %s", cfg->device);
     if (dev.type == DDAD_DEVICE_TYPE_CPU)
         DDAD_TRY(ddad_set_deterministic(true));
-    if (tr->opts.dry_run)
-        DDAD_TRY(check_run_dir_dry(tr->run_dir));
-    has_ckpt = ddad_checkpoint_latest(tr->run_dir, latest, sizeof latest) == DDAD_OK;
-    ddad_clear_error();
-    if (has_ckpt && !tr->opts.resume && !tr->opts.force)
-        DDAD_TRY(ddad_fail(DDAD_STATUS_USAGE, "run folder %s already holds checkpoints (latest %s): pass --resume "
-                           "to continue that run, or --force to delete its checkpoints and start over",
-                           tr->run_dir, latest));
-    if (!tr->opts.dry_run) {
-        char ck[TRAINER_PATH_MAX + 16];
-        snprintf(ck, sizeof ck, "%s/checkpoints", tr->run_dir);
-        DDAD_TRY(mkdir_p(ck));
-        DDAD_TRY(probe_writable(ck, "checkpoint folder"));
+    if (root) {
+        if (tr->opts.dry_run)
+            DDAD_TRY(check_run_dir_dry(tr->run_dir));
+        has_ckpt = ddad_checkpoint_latest(tr->run_dir, latest, sizeof latest) == DDAD_OK;
+        ddad_clear_error();
+        if (has_ckpt && !tr->opts.resume && !tr->opts.force)
+            return ddad_fail(DDAD_STATUS_USAGE, "run folder %s already holds checkpoints (latest %s): pass --resume "
+                             "to continue that run, or --force to delete its checkpoints and start over",
+                             tr->run_dir, latest);
+        if (!tr->opts.dry_run) {
+            char ck[TRAINER_PATH_MAX + 16];
+            snprintf(ck, sizeof ck, "%s/checkpoints", tr->run_dir);
+            DDAD_TRY(mkdir_p(ck));
+            DDAD_TRY(probe_writable(ck, "checkpoint folder"));
+        }
     }
 
     /* 2. data */
     DDAD_TRY(open_data(tr));
 
-    /* 3. model (weights files are read here) */
+    /* 3. model (weights files are read here); the EMA is rank 0's */
     unsigned flags = DDAD_MODEL_WITH_FEATURES;
-    if (!tr->opts.dry_run)
+    if (!tr->opts.dry_run && root)
         flags |= DDAD_MODEL_WITH_EMA;
     bool resume = tr->opts.resume && has_ckpt && !tr->opts.force;
     if (resume)
@@ -452,15 +570,15 @@ ddad_status_t ddad_trainer_create(ddad_trainer_t **out, const ddad_config_t *cfg
     DDAD_TRY(ddad_model_create(&tr->model, cfg, flags));
     tr->has_model = true;
     DDAD_TRY(open_precision(tr));
-    if (tr->opts.dry_run) {
-        *out = tr;
+    if (tr->opts.dry_run)
         return DDAD_OK;
-    }
 
     /* 4. loader (decodes every image once), optimizer, generator */
     DDAD_TRY(open_loader(tr));
     DDAD_TRY(open_optimizer(tr));
     tr->last_lr = ddad_trainer_lr_at(cfg, 0);
+    if (!root)
+        return DDAD_OK; /* the state comes from rank 0 (share_state) */
 
     /* 5. the state of the run folder: resume, or start (over) */
     char *yaml = NULL;
@@ -481,13 +599,33 @@ ddad_status_t ddad_trainer_create(ddad_trainer_t **out, const ddad_config_t *cfg
     snprintf(path, sizeof path, "%s/config.yaml", tr->run_dir);
     st = write_file_atomic(path, yaml);
     free(yaml);
-    if (st != DDAD_OK)
-        goto fail;
+fail:
+    return st;
+}
+
+ddad_status_t ddad_trainer_create(ddad_trainer_t **out, const ddad_config_t *cfg, const ddad_trainer_opts_t *opts)
+{
+    *out = NULL;
+    ddad_trainer_t *tr = calloc(1, sizeof *tr);
+    if (!tr)
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory (trainer)");
+    tr->cfg = *cfg;
+    tr->opts = opts ? *opts : ddad_trainer_opts_default();
+    tr->dist = tr->opts.dist;
+    tr->rank = ddad_dist_rank(tr->dist);
+    tr->world = ddad_dist_world_size(tr->dist);
+    ddad_status_t st = create_local(tr, cfg);
+    if (tr->dist) {
+        st = agree_setup(tr, st);
+        if (st == DDAD_OK && !tr->opts.dry_run)
+            st = share_state(tr);
+    }
+    if (st != DDAD_OK) {
+        ddad_trainer_free(tr);
+        return st;
+    }
     *out = tr;
     return DDAD_OK;
-fail:
-    ddad_trainer_free(tr);
-    return st;
 }
 
 /* ---- one step ----------------------------------------------------------------- */
@@ -521,24 +659,29 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
     const ddad_config_t *cfg = &tr->cfg;
     ddad_model_t *m = &tr->model;
     const bool on_cpu = m->device.type == DDAD_DEVICE_TYPE_CPU;
-    const int64_t B = tr->batch, S = tr->size;
-    const int64_t shape[4] = {B, 3, S, S};
+    const int64_t B = tr->batch, Bl = tr->local_batch, S = tr->size;
+    const int64_t shape[4] = {B, 3, S, S};         /* the whole batch: noise and t are drawn for it */
+    const int64_t local_shape[4] = {Bl, 3, S, S}; /* this process's slice of it                    */
     const int64_t fs = cfg->features.train_size;
     const double lr = ddad_trainer_lr_at(cfg, tr->step);
-    double vals[4] = {0};
+    double vals[5] = {0}; /* loss, mse, vb, feat, stop requests */
 
     size_t mark = ddad_scope_begin();
     ddad_status_t st = DDAD_OK;
     bool amp_on = false;
     ddad_tensor_t *x0, *y = NULL, *t, *noise, *x_t, *t_net, *target = NULL, *out, *feat = NULL;
     DDAD_TRY(ddad_loader_next(tr->loader, tr->x_host, tr->y_host));
-    DDAD_TRY(ddad_from_buffer(&x0, tr->x_host, shape, 4, DDAD_DTYPE_F32));
+    DDAD_TRY(ddad_from_buffer(&x0, tr->x_host, local_shape, 4, DDAD_DTYPE_F32));
     if (!on_cpu)
         DDAD_TRY(ddad_to_device(&x0, x0, m->device));
     if (cfg->model.num_classes > 0)
-        DDAD_TRY(ddad_model_labels(m, tr->y_host, B, &y));
+        DDAD_TRY(ddad_model_labels(m, tr->y_host, Bl, &y));
     DDAD_TRY(ddad_randint(&t, 0, m->train_diffusion.num_timesteps, &B, 1, m->device, tr->gen));
     DDAD_TRY(ddad_randn(&noise, shape, 4, DDAD_DTYPE_F32, m->device, tr->gen));
+    if (Bl != B) { /* rows [rank Bl, (rank + 1) Bl): every rank keeps the same generator stream */
+        DDAD_TRY(ddad_slice(&t, t, 0, tr->rank * Bl, (tr->rank + 1) * Bl, 1));
+        DDAD_TRY(ddad_slice(&noise, noise, 0, tr->rank * Bl, (tr->rank + 1) * Bl, 1));
+    }
     {
         bool was = ddad_grad_set_enabled(false);
         st = ddad_diffusion_q_sample(&m->train_diffusion, x0, t, noise, &x_t);
@@ -579,9 +722,16 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
     parts[3] = L.feat_mse ? L.feat_mse : vb_m;
     DDAD_TRY(ddad_stack(&logv, (const ddad_tensor_t *const *)parts, 4, 0));
     DDAD_TRY(ddad_detach(&logv, logv));
-    DDAD_TRY(ddad_to_buffer(logv, vals, sizeof vals, DDAD_DTYPE_F64));
+    DDAD_TRY(ddad_to_buffer(logv, vals, 4 * sizeof *vals, DDAD_DTYPE_F64));
     if (!L.feat_mse)
         vals[3] = 0;
+    if (tr->dist) { /* the whole batch's means, and one verdict on stopping, for every rank */
+        vals[4] = tr->opts.stop_flag && *tr->opts.stop_flag ? 1 : 0;
+        DDAD_TRY(ddad_dist_allreduce_f64(tr->dist, vals, 5, DDAD_DIST_SUM));
+        for (int k = 0; k < 4; k++)
+            vals[k] /= tr->world;
+        tr->stop_agreed = vals[4] > 0;
+    }
     if (!isfinite(vals[0]))
         DDAD_TRY(ddad_fail(DDAD_STATUS_NUMERIC,
                            "non-finite loss at step %" PRId64 " (loss %g = mse %g, vb %g, feat %g); no update "
@@ -593,9 +743,13 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
         ddad_tensor_t *scaled;
         DDAD_TRY(ddad_mul_scalar(&scaled, loss, tr->loss_scale));
         DDAD_TRY(ddad_backward(scaled));
+        if (tr->dist) /* the mean over ranks is the gradient of the whole batch's loss */
+            DDAD_TRY(ddad_dist_allreduce_grads(tr->dist, tr->trainable, tr->n_trainable));
         DDAD_TRY(unscale_grads(tr, &apply));
     } else {
         DDAD_TRY(ddad_backward(loss));
+        if (tr->dist)
+            DDAD_TRY(ddad_dist_allreduce_grads(tr->dist, tr->trainable, tr->n_trainable));
     }
     if (apply && cfg->train.grad_clip > 0) {
         double norm = 0;
@@ -654,6 +808,8 @@ ddad_status_t ddad_trainer_save(ddad_trainer_t *tr)
 {
     if (!tr->loader)
         return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_save: a dry-run trainer has nothing to save");
+    if (tr->rank != 0)
+        return DDAD_OK; /* data parallel: rank 0 writes, the weights are the same everywhere */
     const ddad_params_t *sets[2] = {&tr->model.params, tr->model.has_ema ? &tr->model.ema_params : NULL};
     for (int k = 0; k < 2 && sets[k]; k++)
         for (size_t i = 0; i < sets[k]->n; i++) {
@@ -679,6 +835,15 @@ ddad_status_t ddad_trainer_save(ddad_trainer_t *tr)
     return st;
 }
 
+/* Data parallel: the verdict all ranks agreed on in the last step (so that
+ * they stop after the same step); alone: the flag itself. */
+static bool stop_requested(const ddad_trainer_t *tr)
+{
+    if (tr->dist)
+        return tr->stop_agreed;
+    return tr->opts.stop_flag && *tr->opts.stop_flag;
+}
+
 ddad_status_t ddad_trainer_run(ddad_trainer_t *tr)
 {
     if (!tr->loader)
@@ -686,8 +851,8 @@ ddad_status_t ddad_trainer_run(ddad_trainer_t *tr)
     const ddad_config_t *cfg = &tr->cfg;
     char path[TRAINER_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/train.log", tr->run_dir);
-    FILE *log = fopen(path, "a");
-    if (!log)
+    FILE *log = NULL; /* rank 0's */
+    if (tr->rank == 0 && !(log = fopen(path, "a")))
         return ddad_fail(DDAD_STATUS_IO, "cannot append to %s: %s", path, strerror(errno));
     tr->run_step0 = tr->step;
     tr->run_t0 = now_s();
@@ -705,9 +870,11 @@ ddad_status_t ddad_trainer_run(ddad_trainer_t *tr)
         saved = false;
         s.elapsed_s = now_s() - tr->run_t0;
         s.it_per_s = s.elapsed_s > 0 ? (double)(tr->step - tr->run_step0) / s.elapsed_s : 0;
-        fprintf(log, "%" PRId64 " %.6g %.6g %.6g %.6g %.6g %.4g\n", s.step, s.loss, s.mse, s.vb, s.feat, s.lr,
-                s.it_per_s);
-        fflush(log);
+        if (log) {
+            fprintf(log, "%" PRId64 " %.6g %.6g %.6g %.6g %.6g %.4g\n", s.step, s.loss, s.mse, s.vb, s.feat, s.lr,
+                    s.it_per_s);
+            fflush(log);
+        }
         if (tr->opts.on_step)
             tr->opts.on_step(&s, tr->opts.user);
         if (tr->step % every == 0 || tr->step == iters) {
@@ -716,14 +883,16 @@ ddad_status_t ddad_trainer_run(ddad_trainer_t *tr)
                 break;
             saved = true;
         }
-        if (tr->opts.stop_flag && *tr->opts.stop_flag)
+        if (stop_requested(tr))
             break;
     }
     if (st == DDAD_OK && !saved)
         st = ddad_trainer_save(tr);
-    if (fclose(log) != 0 && st == DDAD_OK)
+    if (log && fclose(log) != 0 && st == DDAD_OK)
         st = ddad_fail(DDAD_STATUS_IO, "writing %s: %s", path, strerror(errno));
-    if (st == DDAD_OK && tr->step < iters && tr->opts.stop_flag && *tr->opts.stop_flag) {
+    if (st == DDAD_OK && tr->dist) /* the others finish once rank 0's checkpoint is on disk */
+        st = ddad_dist_barrier(tr->dist);
+    if (st == DDAD_OK && tr->step < iters && stop_requested(tr)) {
         char ck[TRAINER_PATH_MAX + 64];
         ddad_checkpoint_path(ck, sizeof ck, tr->run_dir, tr->step);
         st = ddad_fail(DDAD_STATUS_INTERRUPTED, "interrupted after step %" PRId64 " of %" PRId64

@@ -37,6 +37,23 @@
  * (CPU runs are deterministic) the continued run is bit-identical to an
  * uninterrupted one.
  *
+ * Data parallel (opts.dist, one trainer per process, all with the same
+ * config): every rank trains on its slice of each batch of train.batch_size
+ * (which must be a multiple of the number of processes; the loader shards
+ * it, and t and the noise are drawn for the whole batch from one generator
+ * stream that every rank advances alike, each keeping its rows), the
+ * gradients are averaged over the ranks in buckets (dist.bucket_mb) before
+ * clipping and AdamW, and the logged losses are the whole batch's. So the
+ * ranks hold identical weights, equal (to float rounding) to one process
+ * training on the same batches. Rank 0 alone owns the run folder (train.log,
+ * config.yaml, checkpoints) and the EMA; at creation its state - fresh or
+ * resumed - is broadcast to the others, so a run resumes on any number of
+ * processes. Setup failures on any rank make every rank fail
+ * (DDAD_STATUS_PEER on the others, naming the rank); a stop request on any
+ * rank stops all after the same step; a rank that dies makes the others
+ * fail with DDAD_STATUS_PEER within dist.timeout_s. ddad_trainer_save is a
+ * no-op on ranks other than 0.
+ *
  * Ownership: the trainer copies the config and owns everything it creates;
  * ddad_trainer_free accepts NULL. Progress goes to opts.on_step, messages
  * through ddad_log().
@@ -50,6 +67,7 @@
 
 #include "../config.h"
 #include "../status.h"
+#include "../torch/dist.h"
 #include "model.h"
 
 #ifdef __cplusplus
@@ -83,6 +101,8 @@ typedef struct ddad_trainer_opts {
                                  return DDAD_STATUS_INTERRUPTED (e.g. set by SIGINT)       */
     ddad_train_step_fn on_step; /* called after every step (may be NULL)                   */
     void *user;
+    ddad_dist_t *dist;        /* data parallel over this process group (borrowed; NULL:
+                                 one process); see "Data parallel" above                   */
 } ddad_trainer_opts_t;
 
 /* resume/force/dry_run false, run_dir NULL, stop_at 0, no flag, no callback. */
