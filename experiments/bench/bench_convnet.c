@@ -3,15 +3,19 @@
  * is timed in python3-torch by bench_convnet.py; bench_convnet.sh runs both
  * and prints the ratio.
  *
- * usage: bench_convnet SIZE BATCH CHANNELS STEPS THREADS
+ * usage: bench_convnet SIZE BATCH CHANNELS STEPS THREADS [channels_last]
  * prints: "c median_ms <ms> steps <n>"
+ * channels_last: the 4-D weights and the input in the channels-last memory
+ * format (core/torch/tensor_layout.h; bench_convnet.py has the same option).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "torch/tensor.h"
+#include "torch/tensor_layout.h"
 
 #define CHECK(call)                                                              \
     do {                                                                         \
@@ -38,10 +42,11 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: bench_convnet SIZE BATCH CHANNELS STEPS THREADS\n");
+    if (argc != 6 && !(argc == 7 && !strcmp(argv[6], "channels_last"))) {
+        fprintf(stderr, "usage: bench_convnet SIZE BATCH CHANNELS STEPS THREADS [channels_last]\n");
         return 2;
     }
+    const ddad_memory_format_t fmt = argc == 7 ? DDAD_MEMORY_FORMAT_CHANNELS_LAST : DDAD_MEMORY_FORMAT_CONTIGUOUS;
     int64_t size = atoi(argv[1]), batch = atoi(argv[2]), ch = atoi(argv[3]);
     int steps = atoi(argv[4]);
     ddad_tune_allocator();
@@ -63,6 +68,8 @@ int main(int argc, char **argv)
     CHECK(ddad_zeros(&params[np++], (int64_t[]){3}, 1, DDAD_DTYPE_F32, DDAD_CPU));
     for (int i = 0; i < np; i++) {
         CHECK(ddad_mul_scalar_(params[i], 0.05));
+        if (ddad_tensor_dim(params[i]) == 4)
+            CHECK(ddad_tensor_set_memory_format_(params[i], fmt));
         CHECK(ddad_set_requires_grad(params[i], true));
     }
     ddad_adamw_t *opt;
@@ -72,6 +79,7 @@ int main(int argc, char **argv)
     ddad_tensor_t *x, *noise;
     CHECK(ddad_randn(&x, xs, 4, DDAD_DTYPE_F32, DDAD_CPU, gen));
     CHECK(ddad_randn(&noise, xs, 4, DDAD_DTYPE_F32, DDAD_CPU, gen));
+    CHECK(ddad_tensor_set_memory_format_(x, fmt));
 
     double *times = calloc((size_t)steps, sizeof *times);
     for (int s = -3; s < steps; s++) {

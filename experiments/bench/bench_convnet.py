@@ -1,8 +1,10 @@
 """The network of bench_convnet.c in python3-torch (same libtorch), timed the
 same way: median of STEPS training steps after 3 warm-up steps.
 
-usage: bench_convnet.py SIZE BATCH CHANNELS STEPS THREADS
+usage: bench_convnet.py SIZE BATCH CHANNELS STEPS THREADS [channels_last]
 prints: "py median_ms <ms> steps <n>"
+channels_last: the 4-D weights and the input in the channels-last memory
+format (bench_convnet.c's same option)
 """
 import sys
 import time
@@ -15,15 +17,20 @@ LAYERS = 4
 
 def main():
     size, batch, ch, steps, threads = (int(a) for a in sys.argv[1:6])
+    cl = len(sys.argv) > 6 and sys.argv[6] == "channels_last"
+    fmt = torch.channels_last if cl else torch.contiguous_format
     torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(0)
     shapes = [(ch, 3, 3, 3), (ch,)] + [(ch, ch, 3, 3), (ch,)] * LAYERS + [(3, ch, 3, 3), (3,)]
     params = []
     for s in shapes:
         t = torch.randn(s, generator=g) if len(s) == 4 else torch.zeros(s)
-        params.append((t * 0.05).requires_grad_())
+        t = t * 0.05
+        if len(s) == 4:
+            t = t.contiguous(memory_format=fmt)
+        params.append(t.requires_grad_())
     opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
-    x = torch.randn(batch, 3, size, size, generator=g)
+    x = torch.randn(batch, 3, size, size, generator=g).contiguous(memory_format=fmt)
     noise = torch.randn(batch, 3, size, size, generator=g)
     times = []
     for s in range(-3, steps):

@@ -221,6 +221,8 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--channels-last", action="store_true",
+                   help="4-D weights of the UNet, EMA and extractor in channels_last (bench_train_step.c's flag)")
     a = p.parse_args()
     dev = torch.device(a.device)
     torch.set_num_threads(a.threads)
@@ -234,6 +236,8 @@ def main():
     ext = Extractor()
     diff = Diffusion()
     net, ema, ext = net.to(dev), ema.to(dev), ext.to(dev)
+    if a.channels_last:
+        net, ema, ext = (mod.to(memory_format=torch.channels_last) for mod in (net, ema, ext))
     for name in ("b", "a", "post_var", "post_logvar", "c1", "c2"):
         setattr(diff, name, getattr(diff, name).to(dev))
     opt = torch.optim.AdamW(net.parameters(), lr=2e-4, weight_decay=0.0)

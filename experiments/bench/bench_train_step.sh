@@ -7,10 +7,22 @@
 # i.e. ddad time / python time <= 1).
 #
 #   experiments/bench/bench_train_step.sh [BUILD_DIR] [STEPS]
+#
+#   DEVICE=cuda      both sides on the GPU (a CUDA libtorch build and a CUDA
+#                    python in DDAD_PYTHON; gpu_check.sh does this)
+#   LAYOUT=channels_last   4-D weights of both sides in channels-last
+#   EXTRACTOR=1      ddad also reports the frozen extractor's share of a step
 set -eu
 BUILD=${1:-build}
 STEPS=${2:-10}
-PY=/usr/bin/python3
+PY=${DDAD_PYTHON:-/usr/bin/python3}
+DEVICE=${DEVICE:-cpu}
+case ${LAYOUT:-contiguous} in
+    contiguous) CFLAG=""; PFLAG="" ;;
+    channels_last) CFLAG="--channels-last"; PFLAG="--channels-last" ;;
+    *) echo "LAYOUT must be contiguous or channels_last" >&2; exit 2 ;;
+esac
+if [ -n "${EXTRACTOR:-}" ]; then CFLAG="$CFLAG --time-extractor"; fi
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BENCH="$BUILD/bin/bench_train_step"
 [ -x "$BENCH" ] || { echo "build the target first: cmake --build $BUILD --target bench_train_step" >&2; exit 2; }
@@ -19,11 +31,12 @@ export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=2
 
 run() { # name, ddad --set args, python args
     name=$1; sets=$2; pyargs=$3
-    c=$("$BENCH" "$SRC/configs/demo.yaml" --steps "$STEPS" --warmup 2 --set threads=2 $sets)
-    p=$($PY "$SRC/experiments/bench/bench_train_step.py" --steps "$STEPS" --warmup 2 --threads 2 $pyargs)
+    c=$("$BENCH" "$SRC/configs/demo.yaml" --steps "$STEPS" --warmup 2 --set threads=2 --set device="$DEVICE" $sets $CFLAG)
+    p=$($PY "$SRC/experiments/bench/bench_train_step.py" --steps "$STEPS" --warmup 2 --threads 2 --device "$DEVICE" $pyargs $PFLAG)
     echo "$name: $c"
     echo "$name: $p"
-    echo "$c" "$p" | awk -v n="$name" '{ printf "%s: ddad %.3f it/s, python %.3f it/s, step-time ratio ddad/python %.3f (params %s / %s, peak RSS %s / %s MB)\n", n, $3, $12, $5 / $14, $7, $16, $9, $18 }'
+    printf '%s\n%s\n' "$c" "$p" | awk -v n="$name" 'NR == 1 { ci = $3; cm = $5; cp = $7; cr = $9 }
+        NR == 2 { printf "%s: ddad %.3f it/s, python %.3f it/s, step-time ratio ddad/python %.3f (params %s / %s, peak RSS %s / %s MB)\n", n, ci, $3, cm / $5, cp, $7, cr, $9 }'
 }
 
 run "demo 64px b8" "" \
