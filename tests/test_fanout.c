@@ -9,7 +9,8 @@
  * row is still printed. With a stand-in trainer: GPUS hands each concurrent job
  * a GPU of its own. The SLURM scripts, with a stand-in sbatch: the array's size,
  * the task id -> category mapping, the evaluation's afterok dependency on the
- * array's id, and the evaluation job run for real on the two categories. */
+ * array's id, the evaluation job run for real on the two categories, and the
+ * time-limit signal passed on to the trainer with the task requeued. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +312,45 @@ static void test_slurm(void)
     free(ev);
 }
 
+/* The array task at the time limit: SLURM's SIGUSR1 reaches ddad-train (a
+ * stand-in that writes "stopped" and exits 8 on SIGTERM, as ddad-train does)
+ * as SIGTERM, and the task requeues itself; scancel's SIGTERM does not requeue. */
+static void test_slurm_time_limit(void)
+{
+    const char *src = ddad_test_source_dir();
+    CU_ASSERT_EQUAL_FATAL(ddad_test_system("mkdir -p '%s/stop/bin' '%s/stop/configs' && touch '%s/stop/configs/woven.yaml'",
+                                           tmp, tmp, tmp),
+                          0);
+    write_file("stop/bin/ddad-train", "#!/bin/sh\n"
+                                      "trap 'echo stopped >> stopped.txt; exit 8' TERM\n"
+                                      "touch running\n"
+                                      "while :; do sleep 0.1; done\n");
+    write_file("fakebin/scontrol", "#!/bin/sh\necho \"scontrol $*\" >> scontrol.txt\n");
+    const char *sig[] = {"USR1", "TERM"};
+    for (int i = 0; i < 2; i++) {
+        int rc = ddad_test_system(
+            "cd '%s/stop' && chmod +x bin/ddad-train '%s/fakebin/scontrol' && rm -f running && { "
+            "PATH='%s/fakebin':$PATH SLURM_SUBMIT_DIR=. SLURM_JOB_ID=4%d SLURM_ARRAY_TASK_ID=0 "
+            "DDAD_CATEGORIES=woven DDAD_BIN=bin bash '%s/scripts/slurm/train_categories.sbatch' > task%d.out 2>&1 & "
+            "pid=$!; while [ ! -f running ]; do sleep 0.1; done; kill -%s $pid; wait $pid; }",
+            tmp, tmp, tmp, i, src, i, sig[i]);
+        if (rc != 8) {
+            char name[64];
+            snprintf(name, sizeof name, "stop/task%d.out", i);
+            char *t = slurp(name);
+            fprintf(stderr, "\n  SIG%s: exit %d\n%s\n", sig[i], rc, t);
+            free(t);
+        }
+        CU_ASSERT_EQUAL(rc, 8);
+    }
+    char *stopped = slurp("stop/stopped.txt"), *sc = slurp("stop/scontrol.txt");
+    CU_ASSERT(contains(stopped, "stopped\nstopped\n"));
+    /* only the time-limit signal requeued, and the task's own job */
+    CU_ASSERT_STRING_EQUAL(sc, "scontrol requeue 40\n");
+    free(stopped);
+    free(sc);
+}
+
 static void teardown(void)
 {
     ddad_test_rmtree(tmp);
@@ -325,6 +365,7 @@ int main(void)
                                         {"a failing category fails make and is named", test_failed_category},
                                         {"GPUS: one GPU per concurrent job", test_gpu_slots},
                                         {"SLURM array, task mapping, dependent evaluation", test_slurm},
+                                        {"SLURM time limit: checkpoint and requeue", test_slurm_time_limit},
                                         {"teardown", teardown},
                                         {NULL, NULL}};
     return ddad_test_main("fan-out", tests);
