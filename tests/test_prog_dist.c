@@ -10,7 +10,8 @@
  *   and a message instead of hanging; setup failures and differing configs
  *   stop every rank; bad environments are usage errors.
  * - scripts/ddad-launch: sets the torchrun variables, runs ddad-train, and
- *   passes the first failure's exit code on after stopping the others. */
+ *   passes the first failure's exit code on after stopping the others.
+ * - torchrun's own engine (python3-torch) launches ddad-train as well. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -429,6 +430,38 @@ static void test_launcher(void)
     CU_ASSERT_EQUAL(ddad_test_system("'%s' > /dev/null 2>&1", launch), 2);
 }
 
+/* torchrun's engine (torch.distributed.launcher, python3-torch) as the
+ * launcher, with its two rendezvous kinds: c10d (rank 0 hosts the store) and
+ * static (the agent hosts it, TORCHELASTIC_USE_AGENT_STORE=True). */
+static void test_torchrun_launcher(void)
+{
+    setup();
+    const char *kinds[2] = {"c10d", "static"};
+    for (int k = 0; k < 2; k++) {
+        int rc = ddad_test_system(
+            "cd '%s' && OMP_NUM_THREADS=1 '%s' - '%s/ddad-train' '%s' --set data.root='%s' --set run.dir='%s/runs' "
+            "--set run.name=torchrun_%s --set train.batch_size=4 --set train.iterations=3 --set dist.timeout_s=60 "
+            "-q > '%s/torchrun_%s.0.txt' 2>&1 <<'EOF'\n"
+            "import sys\n"
+            "from torch.distributed.launcher.api import LaunchConfig, elastic_launch\n"
+            "from torch.distributed.elastic.multiprocessing import Std\n"
+            "cfg = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=2, run_id='ddad', rdzv_backend='%s',\n"
+            "                   rdzv_endpoint='127.0.0.1:%d', rdzv_configs={'rank': 0}, max_restarts=0,\n"
+            "                   monitor_interval=1, start_method='spawn', redirects=Std.NONE, tee=Std.NONE)\n"
+            "elastic_launch(cfg, entrypoint=sys.argv[1])(*sys.argv[2:])\n"
+            "EOF",
+            tmp_root, ddad_test_python(), ddad_test_bin_dir(), tiny, data_root, tmp_root, kinds[k], tmp_root, kinds[k],
+            kinds[k], port_base() + 20 + k);
+        char name[64], ck[4400];
+        snprintf(name, sizeof name, "torchrun_%s", kinds[k]);
+        if (rc != 0)
+            fprintf(stderr, "\n  %s: exit %d\n%s\n", name, rc, read_text(name, 0));
+        CU_ASSERT_EQUAL(rc, 0);
+        snprintf(ck, sizeof ck, "%s/runs/mvtec/woven/%s/checkpoints/step_0000003.h5", tmp_root, name);
+        CU_ASSERT_EQUAL(access(ck, F_OK), 0);
+    }
+}
+
 int main(int argc, char **argv)
 {
     ssize_t len = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -446,6 +479,7 @@ int main(int argc, char **argv)
         {"a killed rank makes the other exit with code 9", test_killed_rank_stops_the_other},
         {"setup failures and config mismatches stop every rank", test_setup_failures_stop_every_rank},
         {"ddad-launch runs a job and passes failures on", test_launcher},
+        {"torchrun's launcher (both rendezvous kinds) runs a job", test_torchrun_launcher},
         {0}};
     int rc = ddad_test_main("data-parallel training", tests);
     ddad_test_rmtree(tmp_root);

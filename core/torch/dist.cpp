@@ -18,6 +18,7 @@
 #if defined(DDAD_HAVE_GLOO) || defined(DDAD_HAVE_NCCL)
 #define DDAD_HAVE_C10D 1
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 #ifdef DDAD_HAVE_GLOO
@@ -128,6 +129,13 @@ ddad_status_t ddad_dist_opts_from_env(ddad_dist_opts_t *o, bool *present)
         std::snprintf(o->master_addr, sizeof o->master_addr, "%s", addr);
     if (has_port)
         o->master_port = (int)port;
+    const char *agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+    o->agent_store = agent && (std::strcmp(agent, "True") == 0 || std::strcmp(agent, "1") == 0);
+    bool has_restart;
+    long restart = 0;
+    if ((st = env_int("TORCHELASTIC_RESTART_COUNT", 0, 1 << 30, &has_restart, &restart)) != DDAD_OK)
+        return st;
+    o->restart_count = (int)restart;
     o->store_file[0] = '\0';
     if (has_file)
         std::snprintf(o->store_file, sizeof o->store_file, "%s", file);
@@ -370,11 +378,16 @@ ddad_status_t ddad_dist_init(ddad_dist_t **out, const ddad_dist_opts_t *o)
         } else {
             c10d::TCPStoreOptions so;
             so.port = (std::uint16_t)o->master_port;
-            so.isServer = o->rank == 0;
-            so.numWorkers = (size_t)o->world_size;
+            so.isServer = o->rank == 0 && !o->agent_store;
+            so.numWorkers = (size_t)o->world_size; // every rank checks in; the server waits for all
             so.waitWorkers = true;
             so.timeout = timeout;
-            d->store = c10::make_intrusive<c10d::TCPStore>(std::string(o->master_addr), so);
+            auto tcp = c10::make_intrusive<c10d::TCPStore>(std::string(o->master_addr), so);
+            if (o->agent_store) // torchrun's store outlives restarts: a fresh key space per attempt
+                d->store = c10::make_intrusive<c10d::PrefixStore>(
+                    "ddad/attempt_" + std::to_string(o->restart_count), tcp);
+            else
+                d->store = tcp;
         }
         stage = "connecting the ranks";
 #ifdef DDAD_HAVE_NCCL

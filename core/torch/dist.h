@@ -63,6 +63,10 @@ typedef struct ddad_dist_opts {
     char master_addr[256];   /* host of rank 0's TCP store                            */
     int master_port;         /* its port                                              */
     char store_file[1024];   /* non-empty: rendezvous through this file instead       */
+    bool agent_store;        /* torchrun's agent hosts the TCP store (rank 0 joins it
+                                as a client), TORCHELASTIC_USE_AGENT_STORE=True      */
+    int restart_count;       /* torchrun's TORCHELASTIC_RESTART_COUNT: keys of an
+                                earlier attempt in the agent's store are not reused  */
     ddad_dist_backend_t backend;
     double timeout_s;        /* rendezvous and every collective                       */
     double bucket_mb;        /* size of the flat buffers gradients are reduced in     */
@@ -73,7 +77,8 @@ typedef struct ddad_dist_opts {
 ddad_dist_opts_t ddad_dist_opts_default(void);
 
 /* Fills o from the environment torchrun and ddad-launch set: WORLD_SIZE,
- * RANK, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, and
+ * RANK, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT,
+ * TORCHELASTIC_USE_AGENT_STORE, TORCHELASTIC_RESTART_COUNT and
  * DDAD_DIST_STORE_FILE. *present is false (and o untouched) when WORLD_SIZE
  * is unset. A malformed or inconsistent value fails with DDAD_STATUS_USAGE
  * naming the variable (e.g. RANK set without WORLD_SIZE, RANK >= WORLD_SIZE). */
