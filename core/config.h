@@ -165,6 +165,7 @@ typedef struct ddad_config_train {
     int log_every;
     double feature_loss_weight;
     double vlb_weight;
+    int target_cache_mb;        /* extractor targets kept without augmentation */
 } ddad_config_train_t;
 
 typedef struct ddad_config_score {

@@ -212,6 +212,8 @@ static const ddad_config_key_t k_schema[] = {
     K_INT("train.log_every", train.log_every, "50", 1, IMAX, "Iterations between log lines."),
     K_DBL("train.feature_loss_weight", train.feature_loss_weight, "1.0", 0, 1000, 0, "Weight of L_feat."),
     K_DBL("train.vlb_weight", train.vlb_weight, "1.0", 0, 1000, 0, "Weight of L_vlb."),
+    K_INT("train.target_cache_mb", train.target_cache_mb, "1024", 0, 1048576,
+          "With data.rotation_deg 0: memory for the frozen extractor's targets, computed once per image (0 = off)."),
 
     K_ENUM("dist.backend", dist.backend, "auto", k_dist_backends,
            "Data-parallel backend when WORLD_SIZE is set (auto = nccl on CUDA if built in, else gloo)."),

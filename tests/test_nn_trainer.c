@@ -191,6 +191,62 @@ static void test_resume_bit_exact(void)
     ddad_trainer_free(b);
 }
 
+/* Without augmentation the extractor targets come from the cache after the
+ * first epoch: the losses equal those of a run that computes every target
+ * (to rounding: a cached target was computed for one image, not a batch). */
+static char cache_line[512];
+
+static void keep_cache_line(ddad_log_level_t level, const char *msg, void *user)
+{
+    (void)level;
+    (void)user;
+    if (strstr(msg, "extractor targets:"))
+        snprintf(cache_line, sizeof cache_line, "%s", msg);
+}
+
+static double *run_losses(const char *tag, const char *cache_set, int64_t steps)
+{
+    char iters[64];
+    snprintf(iters, sizeof iters, "train.iterations=%lld", (long long)steps);
+    const char *extra[] = {iters, "train.batch_size=4", "train.checkpoint_every=1000", "data.rotation_deg=0",
+                           cache_set};
+    ddad_config_t cfg;
+    load_cfg(&cfg, tag, extra, 5);
+    ddad_trainer_opts_t o = ddad_trainer_opts_default();
+    o.on_step = record_loss;
+    ddad_trainer_t *tr = NULL;
+    CU_ASSERT_FATAL(ddad_trainer_create(&tr, &cfg, &o) == DDAD_OK);
+    n_losses = 0;
+    cache_line[0] = '\0';
+    ddad_log_set_callback(keep_cache_line, NULL);
+    CU_ASSERT_EQUAL(ddad_trainer_run(tr), DDAD_OK);
+    ddad_log_set_callback(NULL, NULL);
+    ddad_trainer_free(tr);
+    double *l = losses;
+    losses = NULL;
+    CU_ASSERT_FATAL(n_losses == (size_t)steps);
+    return l;
+}
+
+static void test_target_cache_same_losses(void)
+{
+    enum { STEPS = 6 }; /* 8 images, batch 4: three epochs, the last two from the cache */
+    double *cached = run_losses("cached", "train.target_cache_mb=64", STEPS);
+    /* 6 steps x 4 images: the first epoch's 8 computed, 16 served */
+    CU_ASSERT_PTR_NOT_NULL(strstr(cache_line, "16 served from the cache, 8 computed; 8 images held"));
+    double *plain = run_losses("uncached", "train.target_cache_mb=0", STEPS);
+    CU_ASSERT_EQUAL(cache_line[0], '\0'); /* no cache */
+    double worst = 0;
+    for (int i = 0; i < STEPS; i++) {
+        double d = fabs(cached[i] - plain[i]) / fabs(plain[i]);
+        worst = d > worst ? d : worst;
+    }
+    fprintf(stderr, "\n  cached vs computed targets: losses differ by %.3g (relative) over %d steps\n", worst, STEPS);
+    CU_ASSERT(worst <= 1e-5);
+    free(cached);
+    free(plain);
+}
+
 static void test_nan_stops(void)
 {
     const char *extra[] = {"train.iterations=6", "train.checkpoint_every=1", "train.lr_decay=constant"};
@@ -276,6 +332,7 @@ int main(void)
     static const ddad_test_t tests[] = {{"lr schedule", test_lr_schedule},
                                         {"loss falls on synthetic data", test_loss_falls},
                                         {"resume is bit-exact", test_resume_bit_exact},
+                                        {"cached extractor targets give the same losses", test_target_cache_same_losses},
                                         {"NaN stops with NUMERIC, last checkpoint kept", test_nan_stops},
                                         {"existing run refused without force", test_refuses_existing_run},
                                         {"cleanup", cleanup},

@@ -16,6 +16,7 @@
 #include "../loader.h"
 #include "../torch/dist.h"
 #include "checkpoint.h"
+#include "target_cache.h"
 
 #define TRAINER_PATH_MAX 4096
 
@@ -37,6 +38,7 @@ struct ddad_trainer {
     size_t n_trainable;
     ddad_adamw_t *opt;
     ddad_generator_t *gen;       /* noise and timesteps, on the model's device */
+    ddad_target_cache_t *targets; /* extractor targets per image (no augmentation only), or NULL */
 
     float *x_host;               // (B, 3, S, S)
     int64_t *y_host;             // (B)
@@ -394,6 +396,7 @@ void ddad_trainer_free(ddad_trainer_t *tr)
     if (!tr)
         return;
     ddad_generator_free(tr->gen);
+    ddad_target_cache_free(tr->targets);
     ddad_adamw_free(tr->opt);
     free(tr->trainable);
     if (tr->has_model)
@@ -576,6 +579,8 @@ static ddad_status_t create_local(ddad_trainer_t *tr, const ddad_config_t *cfg)
     /* 4. loader (decodes every image once), optimizer, generator */
     DDAD_TRY(open_loader(tr));
     DDAD_TRY(open_optimizer(tr));
+    if (tr->model.has_features && cfg->data.rotation_deg == 0 && cfg->train.target_cache_mb > 0)
+        DDAD_TRY(ddad_target_cache_create(&tr->targets, tr->n_train, (size_t)cfg->train.target_cache_mb << 20));
     tr->last_lr = ddad_trainer_lr_at(cfg, 0);
     if (!root)
         return DDAD_OK; /* the state comes from rank 0 (share_state) */
@@ -691,7 +696,9 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
         if (st != DDAD_OK)
             goto fail;
     }
-    if (m->has_features)
+    if (m->has_features && tr->targets) /* unaugmented images: each image's target once */
+        DDAD_TRY(ddad_target_cache_get(tr->targets, m, x0, ddad_loader_batch_indices(tr->loader), Bl, fs, &target));
+    else if (m->has_features)
         DDAD_TRY(ddad_model_feature_target(m, x0, fs, &target));
 
     if (tr->amp) {
@@ -888,6 +895,12 @@ ddad_status_t ddad_trainer_run(ddad_trainer_t *tr)
     }
     if (st == DDAD_OK && !saved)
         st = ddad_trainer_save(tr);
+    if (tr->targets) {
+        ddad_target_cache_stats_t cs;
+        ddad_target_cache_stats(tr->targets, &cs);
+        ddad_log(DDAD_LOG_INFO, "extractor targets: %lld served from the cache, %lld computed; %lld images held "
+                 "(%.1f MB)", (long long)cs.hits, (long long)cs.misses, (long long)cs.entries, (double)cs.bytes / 1e6);
+    }
     if (log && fclose(log) != 0 && st == DDAD_OK)
         st = ddad_fail(DDAD_STATUS_IO, "writing %s: %s", path, strerror(errno));
     if (st == DDAD_OK && tr->dist) /* the others finish once rank 0's checkpoint is on disk */

@@ -14,6 +14,10 @@
  *   <run>/checkpoints/step_NNNNNNN.h5   every train.checkpoint_every steps
  *                              and at the end; the newest keep_checkpoints kept
  *
+ * Without augmentation (data.rotation_deg 0) the extractor's target of each
+ * training image is computed once and kept (core/nn/target_cache.h, up to
+ * train.target_cache_mb).
+ *
  * One step: t ~ U{0 .. steps-1} and noise ~ N(0, I) from the noise generator,
  * x_t = q_sample(x0, t, noise), the UNet (with the feature head at
  * features.train_size), the frozen extractor's features of x0 as the target,
