@@ -95,7 +95,7 @@ ddad_status_t ddad_model_create(ddad_model_t *m, const ddad_config_t *cfg, unsig
     if (st == DDAD_OK)
         st = ddad_device_check(m->device);
     if (st != DDAD_OK)
-        return ddad_fail(DDAD_STATUS_DEVICE, "device: %s", ddad_last_error());
+        return ddad_fail_context(DDAD_STATUS_DEVICE, "device");
     st = ddad_unet_options_from_config(&m->unet_opt, cfg);
     if (st != DDAD_OK)
         return st;
