@@ -53,6 +53,7 @@ struct ddad_trainer {
     int rank, world;             /* this process, number of processes (0, 1 alone) */
     int64_t local_batch;         /* batch / world: the images this process trains on */
     bool stop_agreed;            /* data parallel: some rank asked to stop (agreed in the step) */
+    double comm_s;               /* data parallel: seconds in collectives (waiting included) */
 
     int64_t step;                /* iterations completed */
     double last_lr;
@@ -657,6 +658,17 @@ static ddad_status_t unscale_grads(ddad_trainer_t *tr, bool *finite)
     return DDAD_OK;
 }
 
+/* Data parallel: gradients := their mean over the ranks (timed). */
+static ddad_status_t average_grads(ddad_trainer_t *tr)
+{
+    if (!tr->dist)
+        return DDAD_OK;
+    double t0 = now_s();
+    ddad_status_t st = ddad_dist_allreduce_grads(tr->dist, tr->trainable, tr->n_trainable);
+    tr->comm_s += now_s() - t0;
+    return st;
+}
+
 ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
 {
     if (!tr->loader)
@@ -734,7 +746,11 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
         vals[3] = 0;
     if (tr->dist) { /* the whole batch's means, and one verdict on stopping, for every rank */
         vals[4] = tr->opts.stop_flag && *tr->opts.stop_flag ? 1 : 0;
-        DDAD_TRY(ddad_dist_allreduce_f64(tr->dist, vals, 5, DDAD_DIST_SUM));
+        double t0 = now_s();
+        st = ddad_dist_allreduce_f64(tr->dist, vals, 5, DDAD_DIST_SUM);
+        tr->comm_s += now_s() - t0;
+        if (st != DDAD_OK)
+            goto fail;
         for (int k = 0; k < 4; k++)
             vals[k] /= tr->world;
         tr->stop_agreed = vals[4] > 0;
@@ -750,13 +766,11 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
         ddad_tensor_t *scaled;
         DDAD_TRY(ddad_mul_scalar(&scaled, loss, tr->loss_scale));
         DDAD_TRY(ddad_backward(scaled));
-        if (tr->dist) /* the mean over ranks is the gradient of the whole batch's loss */
-            DDAD_TRY(ddad_dist_allreduce_grads(tr->dist, tr->trainable, tr->n_trainable));
+        DDAD_TRY(average_grads(tr)); /* the mean over ranks is the gradient of the whole batch's loss */
         DDAD_TRY(unscale_grads(tr, &apply));
     } else {
         DDAD_TRY(ddad_backward(loss));
-        if (tr->dist)
-            DDAD_TRY(ddad_dist_allreduce_grads(tr->dist, tr->trainable, tr->n_trainable));
+        DDAD_TRY(average_grads(tr));
     }
     if (apply && cfg->train.grad_clip > 0) {
         double norm = 0;
@@ -863,6 +877,7 @@ ddad_status_t ddad_trainer_run(ddad_trainer_t *tr)
         return ddad_fail(DDAD_STATUS_IO, "cannot append to %s: %s", path, strerror(errno));
     tr->run_step0 = tr->step;
     tr->run_t0 = now_s();
+    tr->comm_s = 0;
     const int64_t iters = cfg->train.iterations;
     const int64_t every = cfg->train.checkpoint_every > 0 ? cfg->train.checkpoint_every : iters;
     ddad_status_t st = DDAD_OK;
@@ -895,6 +910,12 @@ ddad_status_t ddad_trainer_run(ddad_trainer_t *tr)
     }
     if (st == DDAD_OK && !saved)
         st = ddad_trainer_save(tr);
+    if (tr->dist && tr->step > tr->run_step0) {
+        double total = now_s() - tr->run_t0;
+        ddad_log(DDAD_LOG_INFO, "data parallel: %.1f ms of a %.1f ms step (%.0f %%) in all-reduce on rank %d, "
+                 "waiting for the slowest rank included", 1e3 * tr->comm_s / (double)(tr->step - tr->run_step0),
+                 1e3 * total / (double)(tr->step - tr->run_step0), 100 * tr->comm_s / total, tr->rank);
+    }
     if (tr->targets) {
         ddad_target_cache_stats_t cs;
         ddad_target_cache_stats(tr->targets, &cs);
