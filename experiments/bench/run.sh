@@ -7,7 +7,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
-cmake --build "$build" --target bench_convnet bench_train_step bench_score bench_metrics -j2 >/dev/null
+cmake --build "$build" --target bench_convnet bench_train_step bench_score bench_metrics ddad-train ddad-synth -j2 >/dev/null
 echo "== wrapper overhead: small conv net training step (bench_convnet.sh) =="
 "$here/bench_convnet.sh" "$build"
 echo; echo "== UNet training step (bench_train_step.sh) =="
@@ -16,3 +16,5 @@ echo; echo "== anomaly-map scoring (bench_score.sh) =="
 "$here/bench_score.sh" "$build"
 echo; echo "== metrics on a 200 x 256 x 256 maps file (bench_metrics.sh) =="
 BIG_N=${BIG_N:-0} "$here/bench_metrics.sh" "$build"
+echo; echo "== data-parallel scaling from 1 to 2 processes (bench_dist.sh) =="
+"$here/bench_dist.sh" "$build"
