@@ -77,6 +77,7 @@ static int worker_main(char **argv)
         ddad_dist_opts_t o = ddad_dist_opts_default();
         o.rank = rank;
         o.world_size = world;
+        o.local_world_size = world; /* all on this machine: Gloo over loopback */
         snprintf(o.store_file, sizeof o.store_file, "%s", store);
         o.timeout_s = 120;
         o.bucket_mb = 0.05; /* several buckets even for the tiny model */
@@ -412,19 +413,52 @@ static void test_launcher(void)
     CU_ASSERT_EQUAL(log_lines("launched"), 4);
 
     /* the variables, the rank prefix, and the first failure's code: rank 1
-     * fails with 3 at once, rank 0 would sleep for a minute */
-    time_t t0 = time(NULL);
-    rc = ddad_test_system("'%s' --nproc 2 --grace 1 sh -c 'echo \"vars $WORLD_SIZE $RANK $LOCAL_RANK $LOCAL_WORLD_SIZE "
-                          "$MASTER_ADDR\"; if [ \"$RANK\" = 1 ]; then exit 3; fi; sleep 60' "
-                          "> '%s/launchfail.0.txt' 2>&1",
-                          launch, tmp_root);
-    out = read_text("launchfail", 0);
-    CU_ASSERT_EQUAL(rc, 3);
-    CU_ASSERT(time(NULL) - t0 < 30);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "vars 2 0 0 2 127.0.0.1"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "[rank 1] vars 2 1 1 2 127.0.0.1"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "rank 1"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "failed with exit code 3"));
+     * fails with 3 at once, rank 0 would sleep for a minute; with bash's
+     * wait -n -p, and with the /proc polling older bash versions use */
+    for (int poll = 0; poll < 2; poll++) {
+        time_t t0 = time(NULL);
+        rc = ddad_test_system("%s '%s' --nproc 2 --grace 1 sh -c 'echo \"vars $WORLD_SIZE $RANK $LOCAL_RANK "
+                              "$LOCAL_WORLD_SIZE $MASTER_ADDR\"; if [ \"$RANK\" = 1 ]; then exit 3; fi; sleep 60' "
+                              "> '%s/launchfail.0.txt' 2>&1",
+                              poll ? "DDAD_LAUNCH_POLL=1" : "", launch, tmp_root);
+        out = read_text("launchfail", 0);
+        CU_ASSERT_EQUAL(rc, 3);
+        CU_ASSERT(time(NULL) - t0 < 30);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "vars 2 0 0 2 127.0.0.1"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "[rank 1] vars 2 1 1 2 127.0.0.1"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "failed with exit code 3"));
+        rc = ddad_test_system("%s '%s' --nproc 2 sh -c 'exit 0' > /dev/null 2>&1", poll ? "DDAD_LAUNCH_POLL=1" : "",
+                              launch);
+        CU_ASSERT_EQUAL(rc, 0);
+    }
+    CU_ASSERT_EQUAL(ddad_test_system("timeout 20 '%s' --nproc > /dev/null 2>&1", launch), 2); /* no value: no hang */
+
+    /* Ctrl-C (SIGINT to the launcher): every rank stops after the same step,
+     * rank 0 writes its checkpoint, all exit 8 */
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd,
+             "exec '%s' --nproc 2 '%s/ddad-train' '%s' --set data.root='%s' --set run.dir='%s/runs' "
+             "--set run.name=stopped --set train.batch_size=4 --set train.iterations=100000 "
+             "--set train.checkpoint_every=100000 > '%s/stopped.0.txt' 2>&1",
+             launch, ddad_test_bin_dir(), tiny, data_root, tmp_root, tmp_root);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int waited = 0;
+    while (log_lines("stopped") < 3 && waited++ < 600)
+        usleep(100000);
+    CU_ASSERT_FATAL(log_lines("stopped") >= 3);
+    kill(pid, SIGINT);
+    rc = wait_code(pid, 120);
+    if (rc != 8)
+        fprintf(stderr, "\n  launcher exit %d:\n%s\n", rc, read_text("stopped", 0));
+    CU_ASSERT_EQUAL(rc, 8);
+    int steps = log_lines("stopped");
+    snprintf(ck, sizeof ck, "%s/runs/mvtec/woven/stopped/checkpoints/step_%07d.h5", tmp_root, steps);
+    CU_ASSERT_EQUAL(access(ck, F_OK), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(read_text("stopped", 0), "interrupted after step"));
     CU_ASSERT_EQUAL(ddad_test_system("'%s' --nproc 0 true > /dev/null 2>&1", launch), 2);
     CU_ASSERT_EQUAL(ddad_test_system("'%s' --nnodes 2 true > /dev/null 2>&1", launch), 2);
     CU_ASSERT_EQUAL(ddad_test_system("'%s' > /dev/null 2>&1", launch), 2);

@@ -14,6 +14,7 @@
  * the loss plot (train_plot.c) and the OpenMP wait policy (core/runtime.c). Exit codes: ddad_status_exit_code.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,12 @@ static void print_counts(const ddad_trainer_t *tr)
 int main(int argc, char **argv)
 {
     ddad_runtime_reexec(argv);
+    /* Started in the background by a shell script (ddad-launch), SIGINT
+     * arrives ignored: restore it, so that Ctrl-C works before training
+     * starts (train_signals_install takes over then). A closed output pipe
+     * must not kill a training run: writes fail, training goes on. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
     train_args_t args;
     int rc = train_args_parse(&args, argc, argv);
     if (rc >= 0) {

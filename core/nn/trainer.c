@@ -413,21 +413,37 @@ void ddad_trainer_free(ddad_trainer_t *tr)
 
 /* ---- data parallel: agreeing and sharing the state --------------------------------- */
 
-/* 52 bits of FNV-1a over the config (device index left out: each rank may
- * use its own GPU), exact in a double. */
-static double config_fingerprint(const ddad_config_t *cfg)
+static uint64_t fnv1a(uint64_t h, const char *s)
 {
-    ddad_config_t c = *cfg;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+/* 52 bits (exact in a double) of a hash over what must be the same on every
+ * rank: the experiment's config and the training images (their paths below
+ * data.root, in order). Left out, because they may differ per machine: the
+ * threads, the device index (a GPU per rank) and the run folder. */
+static double setup_fingerprint(const ddad_trainer_t *tr)
+{
+    ddad_config_t c = tr->cfg;
     char *colon = strchr(c.device, ':');
     if (colon)
         *colon = '\0';
+    c.threads = 0;
+    c.data.loader_threads = 1;
+    memset(&c.run, 0, sizeof c.run);
     char *yaml = NULL;
     if (ddad_config_to_yaml(&c, &yaml) != DDAD_OK)
         return -1;
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = yaml; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    uint64_t h = fnv1a(1469598103934665603ull, yaml);
     free(yaml);
+    size_t root = strlen(tr->cfg.data.root);
+    for (size_t i = 0; i < tr->n_train; i++) {
+        const char *p = tr->train[i]->path;
+        h = fnv1a(h, strncmp(p, tr->cfg.data.root, root) == 0 ? p + root : p);
+        h = fnv1a(h, "\n");
+    }
     return (double)(h >> 12);
 }
 
@@ -438,7 +454,7 @@ static ddad_status_t agree_setup(ddad_trainer_t *tr, ddad_status_t mine)
 {
     char why[1024];
     snprintf(why, sizeof why, "%s", ddad_last_error());
-    double fp = mine == DDAD_OK ? config_fingerprint(&tr->cfg) : 0;
+    double fp = mine == DDAD_OK ? setup_fingerprint(tr) : 0;
     /* min over ranks of: first failing rank, fingerprint, -fingerprint */
     double v[3] = {mine != DDAD_OK ? tr->rank : tr->world, fp, -fp};
     ddad_status_t st = ddad_dist_allreduce_f64(tr->dist, v, 3, DDAD_DIST_MIN);
@@ -450,8 +466,9 @@ static ddad_status_t agree_setup(ddad_trainer_t *tr, ddad_status_t mine)
         return ddad_fail(DDAD_STATUS_PEER, "rank %d of %d failed while setting up (its own output says why); rank %d "
                          "stops too", (int)v[0], tr->world, tr->rank);
     if (v[1] != -v[2])
-        return ddad_fail(DDAD_STATUS_CONFIG, "the %d processes were started with different configs (or ddad "
-                         "versions): start every rank with the same config file and --set options", tr->world);
+        return ddad_fail(DDAD_STATUS_CONFIG, "the %d processes were started with different configs or see "
+                         "different training images (or run different ddad versions): start every rank with the "
+                         "same config file and --set options, on the same data", tr->world);
     return DDAD_OK;
 }
 

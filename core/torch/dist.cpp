@@ -395,6 +395,10 @@ ddad_status_t ddad_dist_init(ddad_dist_t **out, const ddad_dist_opts_t *o)
             // without asynchronous error handling a dead peer hangs NCCL forever
             setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1", 0);
             setenv("NCCL_ASYNC_ERROR_HANDLING", "1", 0);
+            // Work::wait blocks (and throws on a timeout) instead of only
+            // ordering streams, so a failed peer becomes DDAD_STATUS_PEER
+            setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
+            setenv("NCCL_BLOCKING_WAIT", "1", 0);
             auto no = c10d::ProcessGroupNCCL::Options::create();
             no->timeout = timeout;
             d->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(d->store, o->rank, o->world_size, no);
@@ -405,7 +409,9 @@ ddad_status_t ddad_dist_init(ddad_dist_t **out, const ddad_dist_opts_t *o)
             auto go = c10d::ProcessGroupGloo::Options::create(timeout);
             const char *ifname = std::getenv("GLOO_SOCKET_IFNAME");
             std::string addr(o->master_addr);
-            bool loopback = addr == "127.0.0.1" || addr == "localhost" || addr == "::1";
+            // one machine: rank 0's store on loopback, or a store file with all ranks local
+            bool loopback = o->store_file[0] ? o->local_world_size == o->world_size
+                                             : addr == "127.0.0.1" || addr == "localhost" || addr == "::1";
             if (ifname && *ifname)
                 go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
             else if (loopback)
@@ -435,15 +441,21 @@ ddad_status_t ddad_dist_init(ddad_dist_t **out, const ddad_dist_opts_t *o)
 #endif
 }
 
+// Groups whose collectives failed: destroying one would first run the work
+// still queued behind the failure, each waiting up to timeout_s for a peer
+// that is gone or hung. The process is about to exit; they are parked here
+// (reachable, so leak checkers stay quiet) instead.
+static std::vector<ddad_dist_t *> g_parked;
+
 void ddad_dist_free(ddad_dist_t *d)
 {
     if (!d)
         return;
-    try {
-        delete d;
-    } catch (...) {
-        // a backend that fails while shutting down has nothing left to report
+    if (d->broken) {
+        g_parked.push_back(d);
+        return;
     }
+    delete d;
 }
 
 int ddad_dist_rank(const ddad_dist_t *d) { return d ? d->rank : 0; }
@@ -460,10 +472,23 @@ ddad_status_t ddad_dist_allreduce_grads(ddad_dist_t *d, ddad_tensor_t *const *pa
     return collective(d, "all-reduce of the gradients", [&] {
 #ifdef DDAD_HAVE_C10D
         at::NoGradGuard ng;
+        // which parameters have a gradient on some rank: those without one
+        // anywhere keep none (AdamW skips them, as in one process); the
+        // others count a missing gradient as zeros
+        std::vector<float> mine(n);
+        for (size_t i = 0; i < n; i++)
+            mine[i] = params[i]->t.grad().defined() ? 1.0f : 0.0f;
+        at::Tensor has_wire = at::from_blob(mine.data(), {(int64_t)n}, at::kFloat).to(d->device, false, true);
+        std::vector<at::Tensor> hv{has_wire};
+        wait_or_throw(allreduce(d, hv, c10d::ReduceOp::MAX));
+        at::Tensor has = has_wire.cpu().contiguous();
+        const float *any = has.data_ptr<float>();
         std::vector<at::Tensor> grads;
         grads.reserve(n);
         for (size_t i = 0; i < n; i++) {
             at::Tensor &p = params[i]->t;
+            if (any[i] == 0.0f)
+                continue;
             if (!p.grad().defined())
                 p.mutable_grad() = at::zeros_like(p);
             else if (!p.grad().is_contiguous())
@@ -520,8 +545,12 @@ ddad_status_t ddad_dist_broadcast(ddad_dist_t *d, ddad_tensor_t *const *ts, size
         auto buckets = make_buckets(xs, d->bucket_bytes);
         for (auto &bk : buckets) {
             at::Tensor flat = flatten_bucket(xs, bk.first, bk.second);
-            std::vector<at::Tensor> v{flat};
+            // NCCL only moves tensors on its GPU (e.g. a CPU generator state)
+            at::Tensor wire = flat.device() == d->device ? flat : flat.to(d->device);
+            std::vector<at::Tensor> v{wire};
             wait_or_throw(broadcast(d, v, root));
+            if (!wire.is_same(flat))
+                flat.copy_(wire);
             unflatten_bucket(flat, xs, bk.first, bk.second);
         }
 #endif

@@ -101,8 +101,10 @@ int ddad_dist_world_size(const ddad_dist_t *d); /* 1 for NULL */
 ddad_dist_backend_t ddad_dist_backend(const ddad_dist_t *d);
 
 /* The gradients of params (n) become their mean over the ranks, in flat
- * buckets of about bucket_mb; a parameter without a gradient counts as zeros
- * (and gets one). Every rank must pass the same parameters in the same order. */
+ * buckets of about bucket_mb. A parameter without a gradient on every rank
+ * keeps none (an optimizer skips it, as in one process); one without a
+ * gradient on some ranks only counts as zeros there (and gets one). Every
+ * rank must pass the same parameters in the same order. */
 ddad_status_t ddad_dist_allreduce_grads(ddad_dist_t *d, ddad_tensor_t *const *params, size_t n);
 
 /* vals (n) := op over the ranks, in float64 (losses, flags, counters). */
