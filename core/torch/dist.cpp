@@ -228,8 +228,8 @@ ddad_status_t collective(ddad_dist_t *d, const char *op, F &&f)
         d->broken_msg = exception_text();
         return ddad_fail(DDAD_STATUS_PEER,
                          "%s failed on rank %d of %d: %s. Another process of the job exited, was killed or did not "
-                         "answer within dist.timeout_s = %g s; look at its output (ddad-launch prefixes every line "
-                         "with its rank)",
+                         "answer within dist.timeout_s = %g s; look at its output (ddad-launch prefixes the lines of "
+                         "the other ranks with [rank N])",
                          op, d->rank, d->world, d->broken_msg.c_str(), d->timeout_s);
     }
 }
@@ -444,15 +444,17 @@ ddad_status_t ddad_dist_init(ddad_dist_t **out, const ddad_dist_opts_t *o)
 // Groups whose collectives failed: destroying one would first run the work
 // still queued behind the failure, each waiting up to timeout_s for a peer
 // that is gone or hung. The process is about to exit; they are parked here
-// (reachable, so leak checkers stay quiet) instead.
-static std::vector<ddad_dist_t *> g_parked;
+// (reachable from a plain array that no destructor clears, so leak checkers
+// stay quiet) instead; beyond its capacity they are destroyed after all.
+static ddad_dist_t *g_parked[16];
+static size_t g_n_parked;
 
 void ddad_dist_free(ddad_dist_t *d)
 {
     if (!d)
         return;
-    if (d->broken) {
-        g_parked.push_back(d);
+    if (d->broken && g_n_parked < sizeof g_parked / sizeof *g_parked) {
+        g_parked[g_n_parked++] = d;
         return;
     }
     delete d;
