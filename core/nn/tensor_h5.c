@@ -20,7 +20,7 @@ static ddad_status_t h5_type(ddad_h5_type_t *out, ddad_dtype_t dt)
 
 ddad_status_t ddad_tensor_h5_read(ddad_tensor_t **out, ddad_h5_t *f, const char *name, ddad_dtype_t dt)
 {
-    ddad_h5_type_t ht;
+    ddad_h5_type_t ht = DDAD_H5_F32; /* set by h5_type; the initialiser quiets GCC 12 */
     ddad_status_t st = h5_type(&ht, dt);
     if (st != DDAD_OK)
         return st;
@@ -40,7 +40,7 @@ ddad_status_t ddad_tensor_h5_read(ddad_tensor_t **out, ddad_h5_t *f, const char 
 ddad_status_t ddad_tensor_h5_write(ddad_h5_t *f, const char *name, const ddad_tensor_t *t, ddad_dtype_t dt,
                                    int compress_level)
 {
-    ddad_h5_type_t ht;
+    ddad_h5_type_t ht = DDAD_H5_F32; /* set by h5_type; the initialiser quiets GCC 12 */
     ddad_status_t st = h5_type(&ht, dt);
     if (st != DDAD_OK)
         return st;
