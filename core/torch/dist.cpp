@@ -245,34 +245,33 @@ c10d::ReduceOp to_reduce_op(ddad_dist_op_t op)
     return c10d::ReduceOp::SUM;
 }
 
+// Calls f with the group's backend (both backends offer the same collectives).
+template <class F>
+c10::intrusive_ptr<c10d::Work> on_backend(ddad_dist_t *d, F &&f)
+{
+#ifdef DDAD_HAVE_NCCL
+    if (d->nccl)
+        return f(*d->nccl);
+#endif
+#ifdef DDAD_HAVE_GLOO
+    if (d->gloo)
+        return f(*d->gloo);
+#endif
+    throw std::runtime_error("no backend");
+}
+
 c10::intrusive_ptr<c10d::Work> allreduce(ddad_dist_t *d, std::vector<at::Tensor> &v, c10d::ReduceOp op)
 {
     c10d::AllreduceOptions o;
     o.reduceOp = op;
-#ifdef DDAD_HAVE_NCCL
-    if (d->nccl)
-        return d->nccl->allreduce(v, o);
-#endif
-#ifdef DDAD_HAVE_GLOO
-    if (d->gloo)
-        return d->gloo->allreduce(v, o);
-#endif
-    throw std::runtime_error("no backend");
+    return on_backend(d, [&](auto &pg) { return pg.allreduce(v, o); });
 }
 
 c10::intrusive_ptr<c10d::Work> broadcast(ddad_dist_t *d, std::vector<at::Tensor> &v, int root)
 {
     c10d::BroadcastOptions o;
     o.rootRank = root;
-#ifdef DDAD_HAVE_NCCL
-    if (d->nccl)
-        return d->nccl->broadcast(v, o);
-#endif
-#ifdef DDAD_HAVE_GLOO
-    if (d->gloo)
-        return d->gloo->broadcast(v, o);
-#endif
-    throw std::runtime_error("no backend");
+    return on_backend(d, [&](auto &pg) { return pg.broadcast(v, o); });
 }
 
 void wait_or_throw(const c10::intrusive_ptr<c10d::Work> &w)
