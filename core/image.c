@@ -109,6 +109,20 @@ static ddad_status_t open_and_sniff(const char *path, FILE **fp, file_format_t *
     return DDAD_OK;
 }
 
+/* Refuses a declared size over DDAD_IMAGE_MAX_PIXELS (or a non-positive one)
+ * before the decoder allocates anything for it. */
+static ddad_status_t check_declared_size(const char *path, const char *format, int64_t w, int64_t h)
+{
+    if (w <= 0 || h <= 0)
+        return ddad_fail(DDAD_STATUS_DATA, "%s: bad %s size %lldx%lld", path, format, (long long)w, (long long)h);
+    if (w * h > DDAD_IMAGE_MAX_PIXELS)
+        return ddad_fail(DDAD_STATUS_DATA,
+                         "%s: %s declares %lldx%lld pixels, more than the %lld Mpixel this loader accepts "
+                         "(corrupt header, or downscale the image first)",
+                         path, format, (long long)w, (long long)h, (long long)(DDAD_IMAGE_MAX_PIXELS >> 20));
+    return DDAD_OK;
+}
+
 /* ---- PNG -------------------------------------------------------------- */
 
 typedef struct png_err {
@@ -149,8 +163,10 @@ static ddad_status_t load_png(ddad_image_t *img, FILE *f, const char *path, ddad
     png_init_io(png, f);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-    if ((size_t)w * h > ((size_t)1 << 28))
-        png_error(png, "image too large");
+    if (check_declared_size(path, "PNG", w, h)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return DDAD_STATUS_DATA; /* message set by check_declared_size */
+    }
     png_set_expand(png);   /* palette -> RGB, gray < 8 bits -> 8, tRNS -> alpha */
     png_set_strip_16(png); /* 16-bit samples keep their high byte */
     int passes = png_set_interlace_handling(png);
@@ -223,6 +239,12 @@ static ddad_status_t load_jpeg(ddad_image_t *img, FILE *f, const char *path, dda
     jpeg_create_decompress(&cinfo);
     jpeg_stdio_src(&cinfo, f);
     jpeg_read_header(&cinfo, TRUE);
+    /* before jpeg_start_decompress, which allocates whole-image coefficient
+     * buffers for progressive files */
+    if (check_declared_size(path, "JPEG", cinfo.image_width, cinfo.image_height)) {
+        jpeg_destroy_decompress(&cinfo);
+        return DDAD_STATUS_DATA;
+    }
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
         snprintf(err.msg, sizeof err.msg, "CMYK JPEG images are not supported (convert to RGB)");
         longjmp(err.jb, 1);
@@ -278,6 +300,9 @@ static ddad_status_t bmp_header(FILE *f, const char *path, long size, bmp_info_t
     bi->w = w;
     bi->topdown = hh < 0;
     bi->h = hh < 0 ? -hh : hh;
+    ddad_status_t st = check_declared_size(path, "BMP", bi->w, bi->h);
+    if (st)
+        return st;
     if (!(bi->bpp == 24 || bi->bpp == 32 || bi->bpp == 8))
         return ddad_fail(DDAD_STATUS_DATA, "%s: unsupported BMP depth %d bits (need 8, 24 or 32)", path, bi->bpp);
     if (!(comp == 0 || (comp == 3 && bi->bpp == 32)))
@@ -389,8 +414,9 @@ static ddad_status_t probe_png(FILE *f, const char *path, long size, int *w, int
     *h = (int)((uint32_t)b[20] << 24 | b[21] << 16 | b[22] << 8 | b[23]);
     int color = b[25];
     *c = color == 0 ? 1 : color == 4 ? 2 : color == 6 ? 4 : 3;
-    if (*w <= 0 || *h <= 0)
-        return ddad_fail(DDAD_STATUS_DATA, "%s: bad PNG size %dx%d", path, *w, *h);
+    ddad_status_t st = check_declared_size(path, "PNG", *w, *h);
+    if (st)
+        return st;
     /* walk the chunks: length (4, big endian) + type (4) + data + CRC (4) */
     long pos = 8;
     int seen_idat = 0;
@@ -437,6 +463,9 @@ static ddad_status_t probe_jpeg(FILE *f, const char *path, long size, int *w, in
     *h = (int)cinfo.image_height;
     *c = cinfo.num_components == 1 ? 1 : 3;
     jpeg_destroy_decompress(&cinfo);
+    ddad_status_t st = check_declared_size(path, "JPEG", *w, *h);
+    if (st)
+        return st;
     /* a complete JPEG ends with EOI (FF D9), possibly followed by padding */
     uint8_t tail[64];
     long n = size < (long)sizeof tail ? size : (long)sizeof tail;

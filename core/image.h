@@ -14,7 +14,9 @@
  * is recognised from the file's first bytes, not its name. Alpha is dropped
  * without compositing (as PIL's convert("RGB")). Truncated or corrupt files
  * fail with DDAD_STATUS_DATA and a message naming the file and the problem;
- * libpng/libjpeg errors are caught with setjmp, never printed.
+ * libpng/libjpeg errors are caught with setjmp, never printed. Images larger
+ * than DDAD_IMAGE_MAX_PIXELS are refused from their header, before any pixel
+ * memory is allocated (a 500-byte file can declare 30000x30000 pixels).
  *
  * Resizing: ddad_image_resize_bicubic reproduces Pillow's Image.resize(size,
  * BICUBIC) (a = -0.5, support scaled by the reduction factor, i.e.
@@ -40,6 +42,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Largest image (width * height) that load and probe accept: 64 Mpixel, e.g.
+ * 8192x8192, eight times the largest image of MVTec AD, VisA or BTAD. */
+#define DDAD_IMAGE_MAX_PIXELS ((int64_t)1 << 26)
 
 typedef struct ddad_image {
     int w, h, c;   /* width, height, channels (1 or 3 after loading)          */

@@ -53,7 +53,25 @@ static const char *gen_py =
     "blob = open(d + '/rgb24.bmp', 'rb').read(); open(d + '/trunc.bmp', 'wb').write(blob[:len(blob)-100])\n"
     "bad = bytearray(open(d + '/smooth.png', 'rb').read()); bad[60:90] = b'\\x00' * 30\n"
     "open(d + '/corrupt.png', 'wb').write(bytes(bad))\n"
-    "open(d + '/text.png', 'w').write('not an image at all')\n";
+    "open(d + '/text.png', 'w').write('not an image at all')\n"
+    "import io, struct, zlib\n"
+    "def declare(src, dst, w, h):\n"
+    "    b = bytearray(open(d + '/' + src, 'rb').read())\n"
+    "    if b[:4] == b'\\x89PNG':\n"
+    "        struct.pack_into('>II', b, 16, w, h)\n"
+    "        struct.pack_into('>I', b, 29, zlib.crc32(bytes(b[12:29])))\n"
+    "    elif b[:2] == b'BM':\n"
+    "        struct.pack_into('<ii', b, 18, w, h)\n"
+    "    else:\n"
+    "        i = max(b.find(b'\\xff\\xc0'), b.find(b'\\xff\\xc2'))\n"
+    "        struct.pack_into('>HH', b, i + 5, h, w)\n"
+    "    open(d + '/' + dst, 'wb').write(bytes(b))\n"
+    "smooth.save(d + '/prog.jpg', quality=90, progressive=True)\n"
+    "declare('prog.jpg', 'huge_prog.jpg', 30000, 30000)\n"
+    "declare('smooth.jpg', 'huge.jpg', 30000, 30000)\n"
+    "declare('smooth.png', 'huge.png', 8192, 8193)\n"
+    "declare('smooth.png', 'limit.png', 8192, 8192)\n"
+    "declare('rgb24.bmp', 'huge.bmp', 65535, 65535)\n";
 
 static void setup(void)
 {
@@ -178,6 +196,18 @@ static void test_corrupt(void)
     expect_fail("trunc.bmp", "truncated", 1);
     expect_fail("corrupt.png", "PNG", 0);
     expect_fail("text.png", "not a PNG, JPEG or BMP", 0);
+    /* a header that declares more than DDAD_IMAGE_MAX_PIXELS is refused before
+     * anything is allocated for it (a 1 kB progressive JPEG declaring
+     * 30000x30000 used to take 2.7 GB); 8192x8192 is still accepted */
+    const char *huge[] = {"huge_prog.jpg", "huge.jpg", "huge.png", "huge.bmp"};
+    for (int i = 0; i < 4; i++) {
+        expect_fail(huge[i], "Mpixel", 0);
+        CU_ASSERT_EQUAL(ddad_image_probe(path(huge[i]), NULL, NULL, NULL), DDAD_STATUS_DATA);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "more than the 64 Mpixel"));
+    }
+    int w = 0, h = 0, c = 0;
+    CU_ASSERT_EQUAL(ddad_image_probe(path("limit.png"), &w, &h, &c), DDAD_OK);
+    CU_ASSERT(w == 8192 && h == 8192);
     ddad_image_t img = {0};
     CU_ASSERT_EQUAL(ddad_image_load(&img, path("missing.png"), DDAD_IMAGE_RGB), DDAD_STATUS_DATA);
     CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "missing.png"));

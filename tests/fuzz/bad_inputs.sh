@@ -48,6 +48,7 @@ head -c 60 good.png >truncated.png
 head -c 300 good.jpg >truncated.jpg
 head -c 100 good.bmp >truncated.bmp
 printf 'this is a text file\n' >not_an_image.png
+cp "$SRC/tests/fuzz/regressions/image/jpeg-huge-declared-size-progressive" huge.jpg
 # ---- HDF5
 cp "$SEEDS/mapsfile/maps_4x4.h5" maps.h5
 cp "$SEEDS/h5params/checkpoint_small.h5" checkpoint.h5
@@ -91,6 +92,7 @@ row "truncated PNG in a data set" "$DATACHECK" truncated_in_set
 row "text file named .png in a data set" "$DATACHECK" text_in_set
 row "truncated PNG" "$CHECK" image truncated.png
 row "truncated JPEG" "$CHECK" image truncated.jpg
+row "JPEG header declaring 30000x30000 pixels" "$CHECK" image huge.jpg
 row "truncated BMP" "$CHECK" image truncated.bmp
 row "non-image file with .png name" "$CHECK" image not_an_image.png
 row "missing image file" "$CHECK" image no_such.png
