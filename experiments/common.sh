@@ -73,3 +73,31 @@ metrics_of() {
     die 4 "run $1 has no metrics.json (missing run or not evaluated): train and evaluate it first (ddad-train $2 && ddad-eval $2)"
   echo "$1/metrics.json"
 }
+
+# draw_figures SUBDIR FIGURE [CONFIG] [IMAGE...]   (after parse_common; no CONFIG with --demo)
+# The body of fig7.sh and anomaly_maps.sh: ddad-vis draws FIGURE (fig7 or
+# maps) into $out/SUBDIR, for the given images or, without any, for the
+# first 4 anomalous test images (plus the contact sheet). Exits 4 when the
+# run has no checkpoint or an image is missing.
+draw_figures() {
+  local subdir=$1 figure=$2 cfg rd dest img
+  shift 2
+  if [ $demo = 1 ]; then cfg="$root/configs/demo.yaml"; else
+    [ $# -ge 1 ] || die 2 "give a CONFIG (or --demo)"
+    cfg=$1; shift
+  fi
+  rd=$(run_dir "$cfg")
+  ls "$rd"/checkpoints/step_*.h5 >/dev/null 2>&1 ||
+    die 4 "run $rd has no checkpoint (missing run): train it first (ddad-train $cfg)"
+  dest="$out/$subdir"
+  mkdir -p "$dest"
+  if [ $# -eq 0 ]; then
+    "$bin/ddad-vis" "$cfg" ${sets[@]+"${sets[@]}"} --figures "$figure,sheet" --out "$dest" --count 4 || exit $?
+  else
+    for img in "$@"; do
+      [ -f "$img" ] || die 4 "image $img not found"
+      "$bin/ddad-vis" "$cfg" ${sets[@]+"${sets[@]}"} --figures "$figure" --out "$dest" --image "$img" || exit $?
+    done
+  fi
+  echo "$prog: figures in $dest" >&2
+}

@@ -12,21 +12,4 @@ usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 source "$(dirname "$0")/common.sh"
 parse_common "$@"
 set -- ${args[@]+"${args[@]}"}
-if [ $demo = 1 ]; then cfg="$root/configs/demo.yaml"; else
-  [ $# -ge 1 ] || die 2 "give a CONFIG (or --demo)"
-  cfg=$1; shift
-fi
-rd=$(run_dir "$cfg")
-ls "$rd"/checkpoints/step_*.h5 >/dev/null 2>&1 ||
-  die 4 "run $rd has no checkpoint (missing run): train it first (ddad-train $cfg)"
-dest="$out/fig7"
-mkdir -p "$dest"
-if [ $# -eq 0 ]; then
-  "$bin/ddad-vis" "$cfg" ${sets[@]+"${sets[@]}"} --figures fig7,sheet --out "$dest" --count 4 || exit $?
-else
-  for img in "$@"; do
-    [ -f "$img" ] || die 4 "image $img not found"
-    "$bin/ddad-vis" "$cfg" ${sets[@]+"${sets[@]}"} --figures fig7 --out "$dest" --image "$img" || exit $?
-  done
-fi
-echo "$prog: figures in $dest" >&2
+draw_figures fig7 fig7 "$@"
