@@ -686,6 +686,15 @@ static ddad_status_t average_grads(ddad_trainer_t *tr)
     return st;
 }
 
+/* Data parallel: vals[0..n) := their sum over the ranks (timed). */
+static ddad_status_t sum_over_ranks(ddad_trainer_t *tr, double *vals, size_t n)
+{
+    double t0 = now_s();
+    ddad_status_t st = ddad_dist_allreduce_f64(tr->dist, vals, n, DDAD_DIST_SUM);
+    tr->comm_s += now_s() - t0;
+    return st;
+}
+
 ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
 {
     if (!tr->loader)
@@ -763,11 +772,7 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
         vals[3] = 0;
     if (tr->dist) { /* the whole batch's means, and one verdict on stopping, for every rank */
         vals[4] = tr->opts.stop_flag && *tr->opts.stop_flag ? 1 : 0;
-        double t0 = now_s();
-        st = ddad_dist_allreduce_f64(tr->dist, vals, 5, DDAD_DIST_SUM);
-        tr->comm_s += now_s() - t0;
-        if (st != DDAD_OK)
-            goto fail;
+        DDAD_TRY(sum_over_ranks(tr, vals, 5));
         for (int k = 0; k < 4; k++)
             vals[k] /= tr->world;
         tr->stop_agreed = vals[4] > 0;
