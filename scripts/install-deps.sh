@@ -5,6 +5,9 @@
 #
 #   scripts/install-deps.sh            # build + tests + demo
 #   scripts/install-deps.sh --fuzz     # also clang and its sanitizer runtime
+#   scripts/install-deps.sh --list     # print every package named here (all
+#                                      # groups) and exit; scripts/check-deps.py
+#                                      # checks the tests use nothing else
 set -euo pipefail
 
 pkgs=(
@@ -17,9 +20,15 @@ pkgs=(
   curl ca-certificates xz-utils unzip tar   # Makefile.data downloads
   python3-torch python3-torchvision python3-sklearn python3-scipy
   python3-h5py python3-numpy python3-pil    # independent oracles for the tests
+  python3-matplotlib      # its colour-map tables are test_figure's oracle
 )
+fuzz_pkgs=(clang libclang-rt-14-dev)
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${pkgs[@]}" "${fuzz_pkgs[@]}"
+  exit 0
+fi
 if [ "${1:-}" = "--fuzz" ]; then
-  pkgs+=(clang libclang-rt-14-dev)
+  pkgs+=("${fuzz_pkgs[@]}")
 fi
 
 missing=()
