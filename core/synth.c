@@ -1,67 +1,14 @@
 /* core/synth.c - see synth.h */
 #include "synth.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "image.h"
-
-/* ---- generator ------------------------------------------------------------ */
-
-typedef struct rng {
-    uint64_t s;
-} rng_t;
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rnext(rng_t *r)
-{
-    r->s += 0x9e3779b97f4a7c15ull;
-    return mix64(r->s);
-}
-
-static double runif(rng_t *r) { return (double)(rnext(r) >> 11) * 0x1.0p-53; }
-static double rrange(rng_t *r, double a, double b) { return a + (b - a) * runif(r); }
-static double rlogrange(rng_t *r, double a, double b) { return exp(rrange(r, log(a), log(b))); }
-
-static double rnorm(rng_t *r)
-{
-    double u = runif(r), v = runif(r);
-    if (u < 1e-300)
-        u = 1e-300;
-    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
-}
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
-
-/* Independent stream per (seed, category, kind, defect, index). */
-static rng_t stream(uint64_t seed, const char *cat, int kind, const char *defect, int index)
-{
-    uint64_t h = mix64(seed + 0x51u);
-    h = mix64(h ^ hash_str(cat));
-    h = mix64(h ^ (uint64_t)kind * 0x1234567ull);
-    h = mix64(h ^ hash_str(defect));
-    h = mix64(h ^ (uint64_t)index);
-    return (rng_t){h};
-}
+#include "synth_common.h"
 
 /* ---- categories ------------------------------------------------------------------ */
 
@@ -124,29 +71,13 @@ static void put(float *p, double r, double g, double b)
     p[2] = (float)b;
 }
 
-static double smoothstep01(double t) { return t * t * (3 - 2 * t); }
-
-/* lattice value noise, period-free: values from a small hashed grid */
-static double value_noise(uint64_t key, double x, double y)
-{
-    int xi = (int)floor(x), yi = (int)floor(y);
-    double fx = smoothstep01(x - xi), fy = smoothstep01(y - yi);
-    double v[4];
-    for (int k = 0; k < 4; k++) {
-        uint64_t h = mix64(key ^ mix64((uint64_t)(uint32_t)(xi + (k & 1)) * 73856093ull ^
-                                       (uint64_t)(uint32_t)(yi + (k >> 1)) * 19349663ull));
-        v[k] = (double)(h >> 11) * 0x1.0p-53;
-    }
-    return (1 - fy) * ((1 - fx) * v[0] + fx * v[1]) + fy * ((1 - fx) * v[2] + fx * v[3]);
-}
-
-static void render_texture(canvas_t *c, int cat, rng_t *r)
+static void render_texture(canvas_t *c, int cat, ddad_synth_rng_t *r)
 {
     int S = c->S;
-    double px = rrange(r, 0, 64), py = rrange(r, 0, 64);
-    uint64_t key = rnext(r);
-    double ang = rrange(r, -4, 4) * M_PI / 180;
-    double period = S / 8.0 * rrange(r, 0.95, 1.05);
+    double px = ddad_synth_rng_range(r, 0, 64), py = ddad_synth_rng_range(r, 0, 64);
+    uint64_t key = ddad_synth_rng_next(r);
+    double ang = ddad_synth_rng_range(r, -4, 4) * M_PI / 180;
+    double period = S / 8.0 * ddad_synth_rng_range(r, 0.95, 1.05);
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
             float *p = c->img + ((size_t)y * S + x) * 3;
@@ -162,8 +93,8 @@ static void render_texture(canvas_t *c, int cat, rng_t *r)
                 break;
             }
             case CAT_GRAINY: {
-                t = 0.6 * value_noise(key, (x + px) / 6.0, (y + py) / 6.0) +
-                    0.4 * value_noise(key ^ 0xabcdefull, (x + px) / 2.0, (y + py) / 2.0);
+                t = 0.6 * ddad_synth_value_noise(key, (x + px) / 6.0, (y + py) / 6.0) +
+                    0.4 * ddad_synth_value_noise(key ^ 0xabcdefull, (x + px) / 2.0, (y + py) / 2.0);
                 put(p, 95 + 70 * t, 95 + 68 * t, 100 + 60 * t);
                 break;
             }
@@ -182,7 +113,8 @@ static void render_texture(canvas_t *c, int cat, rng_t *r)
                 if (fu < g || fv < g) {
                     put(p, 90, 88, 85);
                 } else {
-                    uint64_t h = mix64(key ^ (uint64_t)(int64_t)floor(u) * 31 ^ (uint64_t)(int64_t)floor(v) * 977);
+                    uint64_t h = ddad_synth_mix64(key ^ (uint64_t)(int64_t)floor(u) * 31 ^
+                                                  (uint64_t)(int64_t)floor(v) * 977);
                     double k = 0.9 + 0.2 * ((double)(h >> 11) * 0x1.0p-53);
                     put(p, 205 * k, 200 * k, 185 * k);
                 }
@@ -196,11 +128,12 @@ static void render_texture(canvas_t *c, int cat, rng_t *r)
 }
 
 /* Objects: 2x2 supersampled coverage of the part over a background. */
-static void render_object(canvas_t *c, int cat, rng_t *r)
+static void render_object(canvas_t *c, int cat, ddad_synth_rng_t *r)
 {
     int S = c->S;
-    double cx = (S - 1) / 2.0 + rrange(r, -0.04, 0.04) * S, cy = (S - 1) / 2.0 + rrange(r, -0.04, 0.04) * S;
-    double rot = rrange(r, -8, 8) * M_PI / 180, scale = rrange(r, 0.93, 1.07);
+    double cx = (S - 1) / 2.0 + ddad_synth_rng_range(r, -0.04, 0.04) * S,
+           cy = (S - 1) / 2.0 + ddad_synth_rng_range(r, -0.04, 0.04) * S;
+    double rot = ddad_synth_rng_range(r, -8, 8) * M_PI / 180, scale = ddad_synth_rng_range(r, 0.93, 1.07);
     double cr = cos(rot), sr = sin(rot);
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
@@ -259,18 +192,19 @@ static void render_object(canvas_t *c, int cat, rng_t *r)
 }
 
 /* lighting (gain + gradient) and sensor noise, then quantisation */
-static void finish(canvas_t *c, rng_t *r, uint8_t *out)
+static void finish(canvas_t *c, ddad_synth_rng_t *r, uint8_t *out)
 {
     int S = c->S;
-    double gain = rrange(r, 0.92, 1.08), gx = rrange(r, -0.06, 0.06), gy = rrange(r, -0.06, 0.06);
-    double sigma = rrange(r, 1.5, 3.0);
+    double gain = ddad_synth_rng_range(r, 0.92, 1.08), gx = ddad_synth_rng_range(r, -0.06, 0.06),
+           gy = ddad_synth_rng_range(r, -0.06, 0.06);
+    double sigma = ddad_synth_rng_range(r, 1.5, 3.0);
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
             double l = gain * (1 + gx * (x / (double)S - 0.5) + gy * (y / (double)S - 0.5));
             for (int k = 0; k < 3; k++) {
                 size_t i = ((size_t)y * S + x) * 3 + k;
-                double v = c->img[i] * l + sigma * rnorm(r);
-                double vb = c->bg[i] * l + sigma * rnorm(r);
+                double v = c->img[i] * l + sigma * ddad_synth_rng_norm(r);
+                double vb = c->bg[i] * l + sigma * ddad_synth_rng_norm(r);
                 out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lround(v));
                 c->bg[i] = (float)(vb < 0 ? 0 : vb > 255 ? 255 : vb); /* lit background for missing material */
             }
@@ -279,29 +213,13 @@ static void finish(canvas_t *c, rng_t *r, uint8_t *out)
 
 /* ---- defects --------------------------------------------------------------------------------- */
 
-/* Irregular blob of about `area` pixels around (cx, cy) into region (S, S). */
-static void blob(uint8_t *region, int S, double cx, double cy, double area, rng_t *r)
-{
-    double rad = sqrt(area / M_PI);
-    double a1 = rrange(r, 0, 2 * M_PI), a2 = rrange(r, 0, 2 * M_PI), e = rrange(r, 0.6, 1.4);
-    double th = rrange(r, 0, M_PI), ct = cos(th), st = sin(th);
-    for (int y = 0; y < S; y++)
-        for (int x = 0; x < S; x++) {
-            double dx = x - cx, dy = y - cy;
-            double u = (ct * dx + st * dy) / sqrt(e), v = (-st * dx + ct * dy) * sqrt(e);
-            double phi = atan2(v, u), d = sqrt(u * u + v * v);
-            double rr = rad * (1 + 0.22 * sin(3 * phi + a1) + 0.12 * sin(5 * phi + a2));
-            region[(size_t)y * S + x] = d < rr;
-        }
-}
-
 /* A slightly curved scratch of width w through (cx, cy). */
-static void scratch(uint8_t *region, int S, double cx, double cy, double area, rng_t *r)
+static void scratch(uint8_t *region, int S, double cx, double cy, double area, ddad_synth_rng_t *r)
 {
-    double w = rrange(r, 1.0, 2.2), len = area / w;
+    double w = ddad_synth_rng_range(r, 1.0, 2.2), len = area / w;
     if (len > 0.8 * S)
         len = 0.8 * S;
-    double th = rrange(r, 0, M_PI), bend = rrange(r, -0.15, 0.15) * len;
+    double th = ddad_synth_rng_range(r, 0, M_PI), bend = ddad_synth_rng_range(r, -0.15, 0.15) * len;
     double ux = cos(th), uy = sin(th);
     memset(region, 0, (size_t)S * S);
     int steps = (int)(len * 4) + 2;
@@ -316,8 +234,6 @@ static void scratch(uint8_t *region, int S, double cx, double cy, double area, r
         }
 }
 
-static uint8_t q8(double v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lround(v)); }
-
 /* Every pixel of the region must change: nudge the ones the paint left equal. */
 static void force_change(const uint8_t *src, uint8_t *dst, const uint8_t *region, int S)
 {
@@ -328,11 +244,12 @@ static void force_change(const uint8_t *src, uint8_t *dst, const uint8_t *region
 }
 
 /* Picks a defect centre: on the part for objects (near its edge if edge), anywhere else. */
-static void pick_centre(const canvas_t *c, bool object, bool edge, double rad, rng_t *r, double *cx, double *cy)
+static void pick_centre(const canvas_t *c, bool object, bool edge, double rad, ddad_synth_rng_t *r, double *cx,
+                        double *cy)
 {
     int S = c->S;
     for (int tries = 0; tries < 2000; tries++) {
-        int x = (int)(runif(r) * S), y = (int)(runif(r) * S);
+        int x = (int)(ddad_synth_rng_unif(r) * S), y = (int)(ddad_synth_rng_unif(r) * S);
         if (!object) {
             double m = rad < S / 4.0 ? rad : S / 4.0;
             if (x < m || y < m || x > S - 1 - m || y > S - 1 - m)
@@ -363,64 +280,62 @@ static void pick_centre(const canvas_t *c, bool object, bool edge, double rad, r
 
 /* Paints defect `name` onto dst (a copy of src). Returns the number of changed pixels. */
 static size_t paint_defect(const canvas_t *c, bool object, const char *name, const uint8_t *src, uint8_t *dst,
-                           uint8_t *region, rng_t *r)
+                           uint8_t *region, ddad_synth_rng_t *r)
 {
     int S = c->S;
     size_t N = (size_t)S * S;
     double area, cx, cy;
     bool edge = !strcmp(name, "missing_material") || (object && !strcmp(name, "extra_material"));
     if (!strcmp(name, "scratch"))
-        area = rlogrange(r, 0.002, 0.02) * N;
+        area = ddad_synth_rng_logrange(r, 0.002, 0.02) * N;
     else if (!strcmp(name, "hole"))
-        area = rlogrange(r, 0.003, 0.04) * N;
+        area = ddad_synth_rng_logrange(r, 0.003, 0.04) * N;
     else if (!strcmp(name, "missing_material"))
-        area = rlogrange(r, 0.01, 0.08) * N;
+        area = ddad_synth_rng_logrange(r, 0.01, 0.08) * N;
     else
-        area = rlogrange(r, 0.003, 0.10) * N;
+        area = ddad_synth_rng_logrange(r, 0.003, 0.10) * N;
     pick_centre(c, object, edge, sqrt(area / M_PI), r, &cx, &cy);
     if (!strcmp(name, "scratch"))
         scratch(region, S, cx, cy, area, r);
     else
-        blob(region, S, cx, cy, area, r);
+        ddad_synth_blob(region, S, cx, cy, area, r);
     memcpy(dst, src, 3 * N);
-    double tint[3] = {rrange(r, 0.45, 0.7), rrange(r, 0.4, 0.6), rrange(r, 0.25, 0.5)};
-    double shift = rrange(r, 45, 80), fx = rrange(r, 2, 3.5);
-    uint64_t key = rnext(r);
-    bool light = runif(r) < 0.5;
+    double tint[3] = {ddad_synth_rng_range(r, 0.45, 0.7), ddad_synth_rng_range(r, 0.4, 0.6),
+                      ddad_synth_rng_range(r, 0.25, 0.5)};
+    double shift = ddad_synth_rng_range(r, 45, 80), fx = ddad_synth_rng_range(r, 2, 3.5);
+    uint64_t key = ddad_synth_rng_next(r);
+    bool light = ddad_synth_rng_unif(r) < 0.5;
     for (size_t i = 0; i < N; i++) {
         if (!region[i])
             continue;
         const uint8_t *s = src + 3 * i;
         uint8_t *d = dst + 3 * i;
         int x = (int)(i % S), y = (int)(i / S);
-        double n = rnorm(r);
+        double n = ddad_synth_rng_norm(r);
         if (!strcmp(name, "scratch")) {
             for (int k = 0; k < 3; k++)
-                d[k] = q8(light ? s[k] * 0.4 + 150 + 4 * n : s[k] * 0.45 + 4 * n);
+                d[k] = ddad_synth_q8(light ? s[k] * 0.4 + 150 + 4 * n : s[k] * 0.45 + 4 * n);
         } else if (!strcmp(name, "stain")) {
             for (int k = 0; k < 3; k++)
-                d[k] = q8(s[k] * tint[k] + 3 * n);
+                d[k] = ddad_synth_q8(s[k] * tint[k] + 3 * n);
         } else if (!strcmp(name, "hole")) {
-            for (int k = 0; k < 3; k++)
-                d[k] = q8(18 + 6 * k + 3 * n);
+            ddad_synth_hole_pixel(d, n);
         } else if (!strcmp(name, "missing_material")) {
             if (!c->object[i])
                 region[i] = 0;
             else
                 for (int k = 0; k < 3; k++)
-                    d[k] = q8(c->bg[3 * i + k]);
+                    d[k] = ddad_synth_q8(c->bg[3 * i + k]);
         } else if (!strcmp(name, "extra_material")) {
-            double t = 0.85 + 0.3 * value_noise(key, x / 2.0, y / 2.0);
+            double t = 0.85 + 0.3 * ddad_synth_value_noise(key, x / 2.0, y / 2.0);
             for (int k = 0; k < 3; k++)
-                d[k] = q8(c->material[k] * t * (object ? 0.8 : 1.0) + 3 * n);
+                d[k] = ddad_synth_q8(c->material[k] * t * (object ? 0.8 : 1.0) + 3 * n);
         } else if (!strcmp(name, "colour")) {
-            d[0] = q8(s[1] + 2 * n);
-            d[1] = q8(s[2] + shift * 0.3);
-            d[2] = q8(s[0] + shift);
+            ddad_synth_colour_pixel(s, d, n, shift);
         } else { /* foreign_texture */
             int chk = ((int)floor(x / fx) + (int)floor(y / fx)) & 1;
             for (int k = 0; k < 3; k++)
-                d[k] = q8(chk ? 40 + 50 * k + 4 * n : 220 - 40 * k + 4 * n);
+                d[k] = ddad_synth_q8(chk ? 40 + 50 * k + 4 * n : 220 - 40 * k + 4 * n);
         }
     }
     if (strcmp(name, "missing_material"))
@@ -435,84 +350,6 @@ static size_t paint_defect(const canvas_t *c, bool object, const char *name, con
 }
 
 /* ---- files ------------------------------------------------------------------------------------- */
-
-static ddad_status_t mkdirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char ch = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return ddad_fail(DDAD_STATUS_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-            *p = ch;
-            if (!ch)
-                break;
-        }
-    }
-    return DDAD_OK;
-}
-
-/* Removes *.png files below dir (recursively) and then empty folders. */
-static void remove_pngs(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) != 0)
-            continue;
-        size_t l = strlen(e->d_name);
-        if (S_ISDIR(sb.st_mode))
-            remove_pngs(p);
-        else if (S_ISREG(sb.st_mode) && l > 4 && !strcmp(e->d_name + l - 4, ".png"))
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir); /* only succeeds when empty */
-}
-
-static ddad_status_t write_rgb(const uint8_t *px, int S, const char *path)
-{
-    ddad_image_t im = {S, S, 3, (uint8_t *)px};
-    return ddad_image_write_png(&im, path);
-}
-
-static ddad_status_t prepare_category_dir(const char *dir)
-{
-    struct stat sb;
-    char marker[4096];
-    snprintf(marker, sizeof marker, "%s/.ddad-synthetic", dir);
-    if (stat(dir, &sb) == 0) {
-        if (stat(marker, &sb) != 0)
-            return ddad_fail(DDAD_STATUS_IO,
-                             "%s exists and was not written by the synthetic generator (no .ddad-synthetic "
-                             "marker); refusing to overwrite it: choose another --out",
-                             dir);
-        const char *subs[] = {"train", "test", "ground_truth", "test_source"};
-        for (int i = 0; i < 4; i++) {
-            char p[4096];
-            snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
-            remove_pngs(p);
-        }
-    }
-    ddad_status_t st = mkdirs(dir);
-    if (st)
-        return st;
-    FILE *f = fopen(marker, "w");
-    if (!f)
-        return ddad_fail(DDAD_STATUS_IO, "%s: cannot write: %s", marker, strerror(errno));
-    fputs("written by ddad-synth; this folder may be regenerated\n", f);
-    fclose(f);
-    return DDAD_OK;
-}
 
 ddad_status_t ddad_synth_generate(const ddad_synth_opts_t *o, ddad_synth_report_fn report, void *user)
 {
@@ -547,21 +384,21 @@ ddad_status_t ddad_synth_generate(const ddad_synth_opts_t *o, ddad_synth_report_
         bool object = cat >= CAT_WASHER;
         char dir[4096], p[4096];
         snprintf(dir, sizeof dir, "%s/%s", o->out, k_cats[cat]);
-        if ((st = prepare_category_dir(dir)))
+        if ((st = ddad_synth_prepare_category_dir(dir)))
             break;
         double amin = 1, amax = 0;
         /* kind 0: train, 1: good test, 2: defective test */
         for (int kind = 0; kind < 2 && !st; kind++) {
             int count = kind == 0 ? o->n_train : o->n_test_good;
             snprintf(p, sizeof p, "%s/%s", dir, kind == 0 ? "train/good" : "test/good");
-            if ((st = mkdirs(p)))
+            if ((st = ddad_synth_mkdirs(p)))
                 break;
             for (int i = 0; i < count && !st; i++) {
-                rng_t r = stream(o->seed, k_cats[cat], kind, "good", i);
+                ddad_synth_rng_t r = ddad_synth_rng_stream(o->seed, k_cats[cat], kind, "good", i);
                 object ? render_object(&c, cat, &r) : render_texture(&c, cat, &r);
                 finish(&c, &r, src);
                 snprintf(p, sizeof p, "%s/%s/%03d.png", dir, kind == 0 ? "train/good" : "test/good", i);
-                st = write_rgb(src, S, p);
+                st = ddad_synth_write_rgb(src, S, p);
             }
         }
         for (int d = 0; d < 3 && !st && o->n_test_defect > 0; d++) {
@@ -569,10 +406,10 @@ ddad_status_t ddad_synth_generate(const ddad_synth_opts_t *o, ddad_synth_report_
             const char *subs[] = {"test", "ground_truth", "test_source"};
             for (int k = 0; k < 3 && !st; k++) {
                 snprintf(p, sizeof p, "%s/%s/%s", dir, subs[k], name);
-                st = mkdirs(p);
+                st = ddad_synth_mkdirs(p);
             }
             for (int i = 0; i < o->n_test_defect && !st; i++) {
-                rng_t r = stream(o->seed, k_cats[cat], 2, name, i);
+                ddad_synth_rng_t r = ddad_synth_rng_stream(o->seed, k_cats[cat], 2, name, i);
                 object ? render_object(&c, cat, &r) : render_texture(&c, cat, &r);
                 finish(&c, &r, src);
                 size_t changed = 0;
@@ -589,10 +426,10 @@ ddad_status_t ddad_synth_generate(const ddad_synth_opts_t *o, ddad_synth_report_
                 for (size_t j = 0; j < N; j++)
                     mask.data[j] = region[j] ? 255 : 0;
                 snprintf(p, sizeof p, "%s/test/%s/%03d.png", dir, name, i);
-                if ((st = write_rgb(dst, S, p)))
+                if ((st = ddad_synth_write_rgb(dst, S, p)))
                     break;
                 snprintf(p, sizeof p, "%s/test_source/%s/%03d.png", dir, name, i);
-                if ((st = write_rgb(src, S, p)))
+                if ((st = ddad_synth_write_rgb(src, S, p)))
                     break;
                 snprintf(p, sizeof p, "%s/ground_truth/%s/%03d_mask.png", dir, name, i);
                 st = ddad_image_write_png(&mask, p);

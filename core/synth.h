@@ -28,6 +28,9 @@
  * Every image draws from its own generator stream keyed by (seed, category,
  * split, defect, index), so output is byte-identical for a seed and does not
  * depend on which other categories are generated.
+ *
+ * synth_images.h writes the same layout from the user's own images instead of
+ * drawn ones.
  */
 #ifndef DDAD_SYNTH_H
 #define DDAD_SYNTH_H

@@ -5,6 +5,9 @@
 #
 #   scripts/install-deps.sh            # build + tests + demo
 #   scripts/install-deps.sh --fuzz     # also clang and its sanitizer runtime
+#   scripts/install-deps.sh --textures # also the photographs that
+#                                      # `make -f Makefile.data textures` cuts
+#                                      # (datasets/README.md lists the files)
 #   scripts/install-deps.sh --list     # print every package named here (all
 #                                      # groups) and exit; scripts/check-deps.py
 #                                      # checks the tests use nothing else
@@ -23,13 +26,21 @@ pkgs=(
   python3-matplotlib      # its colour-map tables are test_figure's oracle
 )
 fuzz_pkgs=(clang libclang-rt-14-dev)
+texture_pkgs=(
+  mypaint-data-extras     # scanned paper, canvas and cork (CC0-1.0), 2.9 MB
+  qgo                     # wood veneer photographs (GPL-2+), 2.2 MB
+)
 if [ "${1:-}" = "--list" ]; then
-  printf '%s\n' "${pkgs[@]}" "${fuzz_pkgs[@]}"
+  printf '%s\n' "${pkgs[@]}" "${fuzz_pkgs[@]}" "${texture_pkgs[@]}"
   exit 0
 fi
-if [ "${1:-}" = "--fuzz" ]; then
-  pkgs+=("${fuzz_pkgs[@]}")
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) pkgs+=("${fuzz_pkgs[@]}") ;;
+    --textures) pkgs+=("${texture_pkgs[@]}") ;;
+    *) echo "install-deps: unknown option $arg (use --fuzz, --textures or --list)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
