@@ -91,6 +91,11 @@ typedef enum ddad_dist_backend_choice {
 } ddad_dist_backend_choice_t;
 typedef enum ddad_image_score { DDAD_IMAGE_SCORE_TOPK_MEAN = 0, DDAD_IMAGE_SCORE_MAX } ddad_image_score_t;
 typedef enum ddad_score_method { DDAD_SCORE_METHOD_DDAD = 0, DDAD_SCORE_METHOD_RGB } ddad_score_method_t;
+/* How the branch maps are brought to one scale before they are combined:
+ * image = the authors' per-image z-score of each KL map (feature map raw);
+ * good  = per-pixel mean and overall std of each branch over held-out good
+ *         images (data.val_split), stored in the run as reference.h5. */
+typedef enum ddad_score_normalize { DDAD_SCORE_NORMALIZE_IMAGE = 0, DDAD_SCORE_NORMALIZE_GOOD } ddad_score_normalize_t;
 typedef enum ddad_feature_timestep {
     DDAD_FEATURE_TIMESTEP_SAME = 0,      /* feature head sees the same t as x_t (ddad)        */
     DDAD_FEATURE_TIMESTEP_RESPACED_QUIRK /* authors' code: respaced index, original noise     */
@@ -120,6 +125,7 @@ typedef struct ddad_config_data {
     ddad_config_names_t category; /* "all" or a list = unified model         */
     int image_size;               /* square input side, px                   */
     double rotation_deg;          /* random rotation in [-r, r] degrees      */
+    double val_split;             /* fraction of train/good held out         */
     int loader_threads;
 } ddad_config_data_t;
 
@@ -170,6 +176,8 @@ typedef struct ddad_config_train {
 
 typedef struct ddad_config_score {
     ddad_config_ints_t timesteps; /* respaced indices                        */
+    int noise_draws;            /* noise draws averaged per timestep         */
+    ddad_score_normalize_t normalize;
     double alpha;               /* pixel-map weight                          */
     int topk;
     ddad_image_score_t image_score;

@@ -52,6 +52,7 @@ static const char *const k_lr_decays[] = {"linear", "constant", NULL};
 static const char *const k_precisions[] = {"fp32", "fp16", "bf16", NULL};
 static const char *const k_image_scores[] = {"topk_mean", "max", NULL};
 static const char *const k_methods[] = {"ddad", "rgb", NULL};
+static const char *const k_normalizes[] = {"image", "good", NULL};
 static const char *const k_feature_timesteps[] = {"same", "respaced_quirk", NULL};
 static const char *const k_resolutions[] = {"model", "original", NULL};
 static const char *const k_dist_backends[] = {"auto", "gloo", "nccl", NULL};
@@ -166,6 +167,9 @@ static const ddad_config_key_t k_schema[] = {
     K_INT("data.image_size", data.image_size, "256", 16, 2048, "Images are resized to image_size x image_size."),
     K_DBL("data.rotation_deg", data.rotation_deg, "5", 0, 180, 0,
           "Training augmentation: random rotation in [-r, r] degrees (0 = off)."),
+    K_DBL("data.val_split", data.val_split, "0.0", 0, 0.5, 0,
+          "Fraction of each category's training images held out from training (evenly spread, no seed): "
+          "good images for score.normalize good and the deployment threshold (0 = none, the paper)."),
     K_INT("data.loader_threads", data.loader_threads, "1", 1, 64, "Threads decoding images."),
 
     K_INT("model.channels", model.channels, "256", 1, 4096, "UNet base channels (a multiple of 32 for GroupNorm(32))."),
@@ -223,6 +227,11 @@ static const ddad_config_key_t k_schema[] = {
 
     K_INTS("score.timesteps", score.timesteps, "[5, 50, 100]", 0, 100000, 1, DDAD_CONFIG_MAX_INTS, check_unique,
            "no repeats; each < diffusion.respacing", "Respaced timesteps averaged into the anomaly map."),
+    K_INT("score.noise_draws", score.noise_draws, "1", 1, 64,
+          "Noise draws per timestep; the maps of a timestep are averaged over them (1 = the paper)."),
+    K_ENUM("score.normalize", score.normalize, "image", k_normalizes,
+           "Scale of the maps before alpha combines them: image = per-image z-score of the KL map (the authors'); "
+           "good = per-pixel mean and overall std of each map over held-out good images (needs data.val_split)."),
     K_DBL("score.alpha", score.alpha, "0.5", 0, 1, 0, "Anomaly map = alpha * pixel map + (1 - alpha) * feature map."),
     K_INT("score.topk", score.topk, "64", 1, IMAX, "Image score = mean of the top-k pixels."),
     K_ENUM("score.image_score", score.image_score, "topk_mean", k_image_scores, "Image score from the anomaly map."),

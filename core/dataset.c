@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -672,6 +673,39 @@ ddad_status_t ddad_dataset_select(const ddad_dataset_t *ds, const char *category
         if (matches(&ds->samples[i], category, split, -1))
             (*out)[(*n)++] = &ds->samples[i];
     return DDAD_OK;
+}
+
+void ddad_dataset_hold_out(ddad_dataset_t *ds, double fraction, size_t *n_val)
+{
+    size_t held = 0;
+    if (n_val)
+        *n_val = 0;
+    if (!(fraction > 0) || fraction >= 1)
+        return;
+    for (size_t i = 0; i < ds->n; i++) {
+        ddad_sample_t *s = &ds->samples[i];
+        if (s->split != DDAD_SPLIT_TRAIN)
+            continue;
+        /* position of s among its category's training images, and their count */
+        size_t pos = 0, total = 0;
+        for (size_t j = 0; j < ds->n; j++) {
+            const ddad_sample_t *o = &ds->samples[j];
+            if ((o->split == DDAD_SPLIT_TRAIN || o->split == DDAD_SPLIT_VAL) && !strcmp(o->category, s->category)) {
+                if (j < i)
+                    pos++;
+                total++;
+            }
+        }
+        size_t already = 0;
+        for (size_t j = 0; j < i; j++)
+            already += ds->samples[j].split == DDAD_SPLIT_VAL && !strcmp(ds->samples[j].category, s->category);
+        if (floor((double)(pos + 1) * fraction) > floor((double)pos * fraction) && already + 1 < total) {
+            s->split = DDAD_SPLIT_VAL;
+            held++;
+        }
+    }
+    if (n_val)
+        *n_val = held;
 }
 
 size_t ddad_dataset_count(const ddad_dataset_t *ds, const char *category, ddad_split_t split, int label)

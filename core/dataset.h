@@ -53,7 +53,9 @@ typedef enum ddad_dataset_format {
     DDAD_DATASET_FOLDER
 } ddad_dataset_format_t;
 
-typedef enum ddad_split { DDAD_SPLIT_TRAIN = 0, DDAD_SPLIT_TEST = 1 } ddad_split_t;
+/* VAL: good training images held out from training (ddad_dataset_hold_out),
+ * for statistics and thresholds on images the model has not seen. */
+typedef enum ddad_split { DDAD_SPLIT_TRAIN = 0, DDAD_SPLIT_TEST = 1, DDAD_SPLIT_VAL = 2 } ddad_split_t;
 
 typedef struct ddad_sample {
     char *path;        /* image file (root-joined)                                   */
@@ -99,6 +101,14 @@ ddad_status_t ddad_dataset_validate(ddad_dataset_t *ds);
 /* Samples of one category (NULL = all) and split, in table order. */
 ddad_status_t ddad_dataset_select(const ddad_dataset_t *ds, const char *category, ddad_split_t split,
                                   const ddad_sample_t ***out, size_t *n);
+
+/* Moves a fraction (0 <= fraction < 1, data.val_split) of every category's
+ * training images to DDAD_SPLIT_VAL, spread evenly over the table order:
+ * the i-th training image of a category (0-based) is held out when
+ * floor((i + 1) f) > floor(i f). Deterministic (no seed): the trainer and the
+ * evaluator of a run agree on the split. Holds out at most all but one image
+ * of a category; *n_val (may be NULL) gets the number held out. */
+void ddad_dataset_hold_out(ddad_dataset_t *ds, double fraction, size_t *n_val);
 
 /* Number of samples matching category (NULL = any), split, label (-1 = any). */
 size_t ddad_dataset_count(const ddad_dataset_t *ds, const char *category, ddad_split_t split, int label);

@@ -757,6 +757,7 @@ int main(int argc, char **argv)
         what = "data set";
         goto done;
     }
+    ddad_dataset_hold_out(c.ds, c.cfg.data.val_split, NULL); /* PaDiM fits the images the model trained on */
     if ((st = select_images(&c, cats, n_cats, &sel))) {
         what = "images";
         goto done;

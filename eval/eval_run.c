@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "mapsfile.h"
 #include "nn/checkpoint.h"
+#include "nn/reference.h"
 #include "nn/score.h"
 
 volatile sig_atomic_t eval_interrupted = 0;
@@ -176,16 +177,20 @@ static ddad_status_t on_row(void *user, const ddad_score_row_t *row)
 
 static ddad_status_t open_split(const ddad_config_t *cfg, const char *category, ddad_dataset_t **ds,
                                 const ddad_sample_t ***test, size_t *n_test, const ddad_sample_t ***train,
-                                size_t *n_train)
+                                size_t *n_train, const ddad_sample_t ***val, size_t *n_val)
 {
     ddad_dataset_format_t fmt = (ddad_dataset_format_t)cfg->data.format;
     ddad_status_t st = ddad_dataset_index(ds, fmt, cfg->data.root, &category, 1);
     if (st == DDAD_OK)
         st = ddad_dataset_validate(*ds);
     if (st == DDAD_OK)
+        ddad_dataset_hold_out(*ds, cfg->data.val_split, NULL);
+    if (st == DDAD_OK)
         st = ddad_dataset_select(*ds, category, DDAD_SPLIT_TEST, test, n_test);
     if (st == DDAD_OK)
         st = ddad_dataset_select(*ds, category, DDAD_SPLIT_TRAIN, train, n_train);
+    if (st == DDAD_OK)
+        st = ddad_dataset_select(*ds, category, DDAD_SPLIT_VAL, val, n_val);
     if (st == DDAD_OK && *n_test == 0)
         st = ddad_fail(DDAD_STATUS_DATA, "%s/%s has no test images", cfg->data.root, category);
     return st;
@@ -300,13 +305,61 @@ static int put_attr(const char *path, const char *value, void *user)
     return a->st != DDAD_OK;
 }
 
+static ddad_status_t on_reference_row(void *user, const ddad_score_row_t *row)
+{
+    if (eval_interrupted)
+        return ddad_fail(DDAD_STATUS_INTERRUPTED, "interrupted");
+    ddad_reference_acc_add(user, row->kl_steps, row->feat_steps);
+    return DDAD_OK;
+}
+
+/* Scores the held-out good images with the raw maps (c->model.reference is
+ * NULL), accumulates their statistics into *ref and writes reference.h5. */
+static ddad_status_t compute_reference(eval_ctx_t *c, const char *category, int class_id, const ddad_dataset_t *ds,
+                                       const ddad_sample_t **val, size_t n_val, const char *out_dir,
+                                       ddad_score_reference_t *ref)
+{
+    const ddad_config_t *cfg = &c->cfg;
+    const int64_t S = cfg->data.image_size, T = (int64_t)cfg->score.timesteps.n;
+    const bool rgb = cfg->score.method == DDAD_SCORE_METHOD_RGB;
+    ddad_reference_acc_t *acc = NULL;
+    ddad_testiter_t *it = NULL;
+    ddad_status_t st = ddad_reference_acc_create(&acc, T, S, S, !rgb);
+    if (st != DDAD_OK)
+        return st;
+    ddad_testiter_opts_t to = {.image_size = (int)S, .mask_original_size = false, .mask_threshold = ds->mask_threshold};
+    st = ddad_testiter_create(&it, val, n_val, &to);
+    if (st == DDAD_OK)
+        st = ddad_score_split(&c->model, it, class_id, on_reference_row, acc);
+    ddad_testiter_free(it);
+    if (st != DDAD_OK) {
+        ddad_reference_acc_free(acc);
+        return ddad_fail_context(st, "reference statistics of %s's held-out good images", category);
+    }
+    st = ddad_reference_acc_finish(acc, ref);
+    if (st != DDAD_OK)
+        return st;
+    char path[DDAD_CONFIG_PATH_MAX + 256], ts[256] = "", src[256];
+    for (int64_t k = 0; k < T; k++)
+        snprintf(ts + strlen(ts), sizeof ts - strlen(ts), "%s%lld", k ? "," : "", (long long)cfg->score.timesteps.v[k]);
+    snprintf(src, sizeof src, "%zu images of %s's train/good held out by data.val_split %g", n_val, category,
+             cfg->data.val_split);
+    snprintf(path, sizeof path, "%s/reference.h5", out_dir);
+    st = ddad_reference_save(ref, path, ts, cfg->score.noise_draws, src);
+    if (st == DDAD_OK && !c->opts.quiet)
+        fprintf(stderr, "%s: reference statistics of %zu held-out good images -> %s\n", category, n_val, path);
+    return st;
+}
+
 ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metrics_record_t *rec)
 {
     const ddad_config_t *cfg = &c->cfg;
     const eval_opts_t *o = &c->opts;
     ddad_dataset_t *ds = NULL;
-    const ddad_sample_t **test = NULL, **train = NULL;
-    size_t n_test = 0, n_train = 0;
+    const ddad_sample_t **test = NULL, **train = NULL, **val = NULL;
+    size_t n_test = 0, n_train = 0, n_val = 0;
+    ddad_score_reference_t ref;
+    memset(&ref, 0, sizeof ref);
     ddad_testiter_t *it = NULL;
     pass_t p;
     memset(&p, 0, sizeof p);
@@ -330,7 +383,7 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
     else
         snprintf(out_dir, sizeof out_dir, "%s", c->run_dir);
     DDAD_TRY(mkdir_p(out_dir));
-    DDAD_TRY(open_split(cfg, category, &ds, &test, &n_test, &train, &n_train));
+    DDAD_TRY(open_split(cfg, category, &ds, &test, &n_test, &train, &n_train, &val, &n_val));
 
     const int64_t S = cfg->data.image_size, T = (int64_t)cfg->score.timesteps.n;
     const bool rgb = cfg->score.method == DDAD_SCORE_METHOD_RGB;
@@ -339,13 +392,31 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
     p.T = T;
     p.quiet = o->quiet;
 
-    /* 1. deployment threshold: max over the maps / scores of good training images */
-    int n_thr = o->threshold_images < (int)n_train ? o->threshold_images : (int)n_train;
+    /* 1a. score.normalize good: statistics of the held-out good images' maps */
+    c->model.reference = NULL;
+    if (cfg->score.normalize == DDAD_SCORE_NORMALIZE_GOOD) {
+        if (n_val < 2) {
+            st = ddad_fail(DDAD_STATUS_CONFIG, "score.normalize good needs held-out good images: data.val_split %g "
+                           "holds out %zu of %s's training images, at least 2 are needed (set data.val_split, e.g. "
+                           "0.1, and retrain: held-out images must not be trained on)",
+                           cfg->data.val_split, n_val, category);
+            goto fail;
+        }
+        DDAD_TRY(compute_reference(c, category, class_id, ds, val, n_val, out_dir, &ref));
+        c->model.reference = &ref;
+    }
+
+    /* 1b. deployment threshold: max over the maps / scores of good images, the
+     * held-out ones when there are (data.val_split), else the last training images */
+    const bool held_out = n_val > 0;
+    const ddad_sample_t **thr_pool = held_out ? val : train;
+    size_t n_pool = held_out ? n_val : n_train;
+    int n_thr = held_out ? (int)n_val : (o->threshold_images < (int)n_train ? o->threshold_images : (int)n_train);
     double image_thr = NAN, pixel_thr = NAN;
     if (n_thr > 0) {
         ddad_testiter_opts_t to = {.image_size = (int)S, .mask_original_size = false,
                                    .mask_threshold = ds->mask_threshold};
-        DDAD_TRY(ddad_testiter_create(&it, train + (n_train - (size_t)n_thr), (size_t)n_thr, &to));
+        DDAD_TRY(ddad_testiter_create(&it, thr_pool + (n_pool - (size_t)n_thr), (size_t)n_thr, &to));
         p.max_score = p.max_pixel = -INFINITY;
         p.lo = INFINITY;
         p.hi = -INFINITY;
@@ -453,8 +524,13 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
         snprintf(thr_src, sizeof thr_src, "test-split F1-max (optimistic)");
     } else {
         thr = pixel_thr;
-        snprintf(thr_src, sizeof thr_src,
-                 "max anomaly-map value over %d good training images (seen in training; deployment default)", n_thr);
+        if (held_out)
+            snprintf(thr_src, sizeof thr_src,
+                     "max anomaly-map value over %d held-out good images (data.val_split; not trained on)", n_thr);
+        else
+            snprintf(thr_src, sizeof thr_src,
+                     "max anomaly-map value over %d good training images (seen in training; deployment default)",
+                     n_thr);
     }
 
     /* 5. files */
@@ -520,6 +596,9 @@ fail:
     free(p.feat_o);
     free(test);
     free(train);
+    free(val);
+    c->model.reference = NULL;
+    ddad_reference_free(&ref);
     ddad_dataset_free(ds);
     if (st != DDAD_OK)
         return ddad_fail_context(st, "evaluating %s", category);

@@ -47,6 +47,9 @@ typedef struct ddad_model {
     bool has_features;
     ddad_effnet_t effnet;            /* frozen; effnet.random_weights says if labelled */
     bool init_from_weights;          /* model.init was loaded                         */
+    /* score.normalize good: statistics of held-out good images' maps, set by
+     * the caller (borrowed, not freed by the model); NULL = raw maps. */
+    const struct ddad_score_reference *reference;
 } ddad_model_t;
 
 /* UNet options from the model.* / data.* keys (learn_sigma -> 6 outputs). */

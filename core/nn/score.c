@@ -1,6 +1,8 @@
 /* core/nn/score.c - see score.h */
 #include "score.h"
 
+#include "reference.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -18,6 +20,12 @@ static uint64_t splitmix64(uint64_t x)
 uint64_t ddad_score_noise_seed(uint64_t seed, int64_t image_id, int64_t t)
 {
     return splitmix64(splitmix64(splitmix64(seed) ^ (uint64_t)image_id) ^ (uint64_t)t);
+}
+
+uint64_t ddad_score_noise_seed_draw(uint64_t seed, int64_t image_id, int64_t t, int64_t draw)
+{
+    uint64_t s = ddad_score_noise_seed(seed, image_id, t);
+    return draw == 0 ? s : splitmix64(s ^ (0xD1B54A32D192ED03ull * (uint64_t)draw));
 }
 
 void ddad_score_maps_free(ddad_score_maps_t *r)
@@ -174,8 +182,25 @@ void ddad_score_resize_bilinear(const float *in, int64_t h, int64_t w, float *ou
 
 /* ---- the model part ------------------------------------------------------------ */
 
-/* One chunk of (image, t) pairs p0 .. p0 + pc - 1 (pair p = image p / T,
- * timestep index p % T): fills kl_steps / feat_steps at offset p0 * H * W. */
+/* dst[slot[k]] += src[k] / D for the pc maps of HW values in src (pc, HW). */
+static void accumulate_draws(float *dst, const float *src, const int64_t *slot, int64_t pc, int64_t hw, int64_t D)
+{
+    const float w = 1.0f / (float)D;
+    for (int64_t k = 0; k < pc; k++) {
+        float *d = dst + slot[k] * hw;
+        const float *x = src + k * hw;
+        if (D == 1)
+            memcpy(d, x, (size_t)hw * sizeof *d);
+        else
+            for (int64_t q = 0; q < hw; q++)
+                d[q] += w * x[q];
+    }
+}
+
+/* One chunk of (image, t, draw) triples p0 .. p0 + pc - 1 (triple p = image
+ * p / (T D), timestep index (p / D) % T, noise draw p % D): adds 1/D of each
+ * triple's maps to kl_steps / feat_steps at (image, t) (zeroed by the caller),
+ * so a timestep's maps are the mean over its D draws. */
 static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0, const ddad_tensor_t *target,
                                  const int64_t *class_ids, const int64_t *image_ids, int64_t p0, int64_t pc,
                                  ddad_generator_t *gen, ddad_score_maps_t *r)
@@ -183,28 +208,30 @@ static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0,
     const ddad_config_score_t *sc = &m->cfg.score;
     const ddad_diffusion_t *d = &m->score_diffusion;
     const ddad_unet_t *u = &m->ema;
-    const int64_t T = r->n_t, H = r->h, W = r->w, HW = H * W;
+    const int64_t T = r->n_t, D = r->n_draws, H = r->h, W = r->w, HW = H * W;
     const bool rgb = sc->method == DDAD_SCORE_METHOD_RGB;
     const bool quirk = !rgb && sc->feature_timestep == DDAD_FEATURE_TIMESTEP_RESPACED_QUIRK;
     const int64_t fs = rgb ? 0 : m->cfg.features.score_size;
     ddad_device_t dev = m->device;
     int64_t *img = malloc((size_t)pc * sizeof *img), *tv = malloc((size_t)pc * sizeof *tv),
-            *yv = malloc((size_t)pc * sizeof *yv);
+            *yv = malloc((size_t)pc * sizeof *yv), *slot = malloc((size_t)pc * sizeof *slot);
     ddad_tensor_t **noise = calloc((size_t)pc, sizeof *noise);
+    float *buf = malloc((size_t)(pc * HW) * sizeof *buf);
     size_t mark = ddad_scope_begin();
     ddad_status_t st = DDAD_OK;
-    if (!img || !tv || !yv || !noise) {
+    if (!img || !tv || !yv || !slot || !noise || !buf) {
         st = ddad_fail(DDAD_STATUS_NOMEM, "scoring: out of memory");
         goto fail;
     }
     for (int64_t k = 0; k < pc; k++) {
         int64_t p = p0 + k;
-        img[k] = p / T;
-        tv[k] = r->timesteps[p % T];
+        img[k] = p / (T * D);
+        slot[k] = p / D; /* (image, t) index into kl_steps / feat_steps */
+        tv[k] = r->timesteps[slot[k] % T];
         yv[k] = class_ids ? class_ids[img[k]] : 0;
         int64_t id = image_ids ? image_ids[img[k]] : img[k];
         int64_t shape[3] = {3, H, W};
-        DDAD_TRY(ddad_generator_seed(gen, ddad_score_noise_seed((uint64_t)m->cfg.seed, id, tv[k])));
+        DDAD_TRY(ddad_generator_seed(gen, ddad_score_noise_seed_draw((uint64_t)m->cfg.seed, id, tv[k], p % D)));
         DDAD_TRY(ddad_randn(&noise[k], shape, 3, DDAD_DTYPE_F32, DDAD_CPU, gen));
     }
     ddad_tensor_t *idx, *tt, *tnet, *x0c, *nz, *xt, *y = NULL, *out = NULL, *feat = NULL, *kl;
@@ -239,11 +266,13 @@ static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0,
         DDAD_TRY(ddad_unary(&e, e, DDAD_UNARY_SQUARE));
         DDAD_TRY(ddad_mean_dims(&kl, e, &one, 1, false)); // (pc, H, W)
     } else {
-        ddad_tensor_t *z;
-        DDAD_TRY(ddad_anomaly_standardize(&z, vb.nll_bits));
+        ddad_tensor_t *z = vb.nll_bits; // (pc, 3, H, W) bits
+        if (sc->normalize == DDAD_SCORE_NORMALIZE_IMAGE)
+            DDAD_TRY(ddad_anomaly_standardize(&z, vb.nll_bits));
         DDAD_TRY(ddad_mean_dims(&kl, z, &one, 1, false)); // (pc, H, W)
     }
-    DDAD_TRY(ddad_to_buffer(kl, r->kl_steps + p0 * HW, (size_t)(pc * HW) * sizeof(float), DDAD_DTYPE_F32));
+    DDAD_TRY(ddad_to_buffer(kl, buf, (size_t)(pc * HW) * sizeof(float), DDAD_DTYPE_F32));
+    accumulate_draws(r->kl_steps, buf, slot, pc, HW, D);
     if (!rgb) {
         ddad_tensor_t *tg, *fd, *up;
         DDAD_TRY(ddad_index_select(&tg, target, 0, idx));
@@ -251,14 +280,17 @@ static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0,
         DDAD_TRY(ddad_unary(&fd, fd, DDAD_UNARY_SQUARE));
         DDAD_TRY(ddad_mean_dims(&fd, fd, &one, 1, true));                       // (pc, 1, fs, fs)
         DDAD_TRY(ddad_interpolate(&up, fd, H, W, DDAD_INTERP_BILINEAR, false)); // (pc, 1, H, W)
-        DDAD_TRY(ddad_to_buffer(up, r->feat_steps + p0 * HW, (size_t)(pc * HW) * sizeof(float), DDAD_DTYPE_F32));
+        DDAD_TRY(ddad_to_buffer(up, buf, (size_t)(pc * HW) * sizeof(float), DDAD_DTYPE_F32));
+        accumulate_draws(r->feat_steps, buf, slot, pc, HW, D);
     }
 fail:
     ddad_scope_end(mark);
     free(img);
     free(tv);
     free(yv);
+    free(slot);
     free(noise);
+    free(buf);
     return st;
 }
 
@@ -277,6 +309,11 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
         return ddad_fail(DDAD_STATUS_USAGE, "scoring: method ddad needs the feature extractor (DDAD_MODEL_WITH_FEATURES)");
     if (!m->cfg.model.learn_sigma)
         return ddad_fail(DDAD_STATUS_CONFIG, "scoring: model.learn_sigma is false; the KL map needs the learned variance");
+    if (sc->normalize == DDAD_SCORE_NORMALIZE_GOOD && m->reference &&
+        (m->reference->h != cfg->data.image_size || m->reference->w != cfg->data.image_size))
+        return ddad_fail(DDAD_STATUS_CONFIG, "scoring: the reference statistics are %lldx%lld, the maps %dx%d "
+                         "(rerun ddad-eval to recompute them)", (long long)m->reference->h, (long long)m->reference->w,
+                         cfg->data.image_size, cfg->data.image_size);
     if (sc->timesteps.n < 1)
         return ddad_fail(DDAD_STATUS_CONFIG, "score.timesteps is empty");
     const int64_t S = cfg->data.image_size, HW = S * S, T = (int64_t)sc->timesteps.n;
@@ -285,6 +322,7 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
     r.n = n;
     r.h = r.w = S;
     r.n_t = T;
+    r.n_draws = sc->noise_draws > 0 ? sc->noise_draws : 1;
     for (int64_t k = 0; k < T; k++) {
         r.timesteps[k] = sc->timesteps.v[k];
         if (r.timesteps[k] < 0 || r.timesteps[k] >= m->score_diffusion.num_timesteps)
@@ -292,8 +330,8 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
                              (long long)r.timesteps[k], (long long)m->score_diffusion.num_timesteps - 1);
     }
     size_t nt = (size_t)(n * T * HW), nm = (size_t)(n * HW);
-    r.kl_steps = malloc(nt * sizeof(float));
-    r.feat_steps = rgb ? NULL : malloc(nt * sizeof(float));
+    r.kl_steps = calloc(nt, sizeof(float));
+    r.feat_steps = rgb ? NULL : calloc(nt, sizeof(float));
     r.pixel = malloc(nm * sizeof(float));
     r.feat = rgb ? NULL : malloc(nm * sizeof(float));
     r.map = malloc(nm * sizeof(float));
@@ -314,13 +352,19 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
         DDAD_TRY(ddad_to_device(&x0, x0, m->device));
     if (!rgb)
         DDAD_TRY(ddad_model_feature_target(m, x0, cfg->features.score_size, &target));
-    const int64_t P = n * T, chunk = sc->batch_size > 0 ? sc->batch_size : 1;
+    const int64_t P = n * T * r.n_draws, chunk = sc->batch_size > 0 ? sc->batch_size : 1;
     for (int64_t p0 = 0; p0 < P; p0 += chunk)
         DDAD_TRY(score_chunk(m, x0, target, class_ids, image_ids, p0, P - p0 < chunk ? P - p0 : chunk, gen, &r));
     for (int64_t i = 0; i < n; i++) {
         float *map = r.map + i * HW;
         ddad_score_combine(r.kl_steps + i * T * HW, rgb ? NULL : r.feat_steps + i * T * HW, T, HW, sc->alpha,
                            r.pixel + i * HW, rgb ? NULL : r.feat + i * HW, map);
+        if (sc->normalize == DDAD_SCORE_NORMALIZE_GOOD && m->reference) {
+            float *px = r.pixel + i * HW, *ft = rgb ? NULL : r.feat + i * HW;
+            ddad_reference_apply(m->reference, px, ft);
+            for (int64_t p = 0; p < HW; p++)
+                map[p] = ft ? (float)(sc->alpha * px[p] + (1.0 - sc->alpha) * ft[p]) : px[p];
+        }
         DDAD_TRY(ddad_score_smooth(map, S, S, sc->smooth_sigma, sc->smooth_kernel));
         for (int64_t p = 0; p < HW; p++)
             if (!isfinite(map[p])) {
@@ -374,7 +418,8 @@ ddad_status_t ddad_score_split(const ddad_model_t *m, ddad_testiter_t *it, int64
 {
     const ddad_config_t *cfg = &m->cfg;
     const int64_t S = cfg->data.image_size, CHW = 3 * S * S, T = (int64_t)cfg->score.timesteps.n;
-    int64_t B = T > 0 ? cfg->score.batch_size / T : 1;
+    const int64_t D = cfg->score.noise_draws > 0 ? cfg->score.noise_draws : 1;
+    int64_t B = T > 0 ? cfg->score.batch_size / (T * D) : 1;
     if (B < 1)
         B = 1;
     float *images = malloc((size_t)(B * CHW) * sizeof *images);

@@ -16,6 +16,11 @@
  *           ddad_score_noise_seed(seed, image_id, t) (splitmix64 of the three),
  *           so an image's maps depend only on (seed, its id, t): never on the
  *           batch it came in, the batch size or the device.
+ *   With score.noise_draws = D > 1, D noises are drawn per (image, t)
+ *   (seeds ddad_score_noise_seed_draw(seed, image_id, t, d), d = 0 .. D-1;
+ *   draw 0 is the single-draw noise) and the kl / feat maps below are the
+ *   mean over the D draws; the D triples go through the UNet in the same
+ *   batches, so D draws cost D times the UNet work in fewer, larger calls.
  *   ONE UNet forward (EMA weights) at timestep_map[t] gives the output for the
  *   KL terms and the feature head; score.feature_timestep = respaced_quirk
  *   adds the authors' second forward for the head with the respaced index t.
@@ -27,6 +32,12 @@
  *   feat_steps[i, k] = mean over the 272 channels of (F_theta(x_t) - f(x0))^2
  *                      at features.score_size, bilinearly resized to (H, W)
  *                      (align_corners false).
+ *   With score.normalize = good the KL maps are not standardised per image
+ *   (raw bits); instead, when m->reference is set, pixel and feat below are
+ *   normalised with the held-out good images' statistics (reference.h:
+ *   (m - per-pixel mean) / std) before alpha combines them. Without a
+ *   reference the raw maps are combined (that is how the reference itself is
+ *   computed).
  *   pixel = mean over t of kl_steps; feat = mean over t of feat_steps;
  *   map   = alpha pixel + (1 - alpha) feat (score.alpha; the authors' script
  *           uses weights 1 and 1, ddad_anomaly_combine's w_pixel / w_feat),
@@ -63,6 +74,7 @@ extern "C" {
 typedef struct ddad_score_maps {
     int64_t n, h, w;              /* images and map size (the model's S x S)         */
     int64_t n_t;                  /* timesteps                                        */
+    int64_t n_draws;              /* noise draws averaged per timestep (score.noise_draws) */
     int64_t timesteps[DDAD_CONFIG_MAX_INTS]; /* (n_t) respaced indices               */
     float *kl_steps;              // (N, T, H, W) see above (rgb: squared error)
     float *feat_steps;            // (N, T, H, W) or NULL (rgb)
@@ -75,6 +87,8 @@ typedef struct ddad_score_maps {
 
 /* The noise seed of (image id, respaced t) under the config seed. */
 uint64_t ddad_score_noise_seed(uint64_t seed, int64_t image_id, int64_t t);
+/* ... of noise draw `draw` of that pair (draw 0 is ddad_score_noise_seed). */
+uint64_t ddad_score_noise_seed_draw(uint64_t seed, int64_t image_id, int64_t t, int64_t draw);
 
 /* Scores n images (N, 3, S, S) in [-1, 1] (host, S = m->cfg.data.image_size)
  * with class ids (N) (ignored by an unconditional model; NULL = all 0) and

@@ -252,6 +252,11 @@ static ddad_status_t open_data(ddad_trainer_t *tr)
         st = ddad_dataset_validate(tr->ds);
     if (st != DDAD_OK)
         return ddad_fail_context(st, "data set %s", cfg->data.root);
+    size_t n_val = 0;
+    ddad_dataset_hold_out(tr->ds, cfg->data.val_split, &n_val); /* never trained on: see data.val_split */
+    if (n_val > 0)
+        ddad_log(DDAD_LOG_INFO, "data.val_split %g: %zu good training images held out (not trained on)",
+                 cfg->data.val_split, n_val);
     st = ddad_dataset_select(tr->ds, NULL, DDAD_SPLIT_TRAIN, &tr->train, &tr->n_train);
     if (st != DDAD_OK)
         return st;

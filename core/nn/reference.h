@@ -1,0 +1,85 @@
+/* core/nn/reference.h - statistics of the anomaly maps of good images the
+ * model did not train on (data.val_split), for score.normalize = good.
+ *
+ *     ddad_reference_acc_t *acc;
+ *     if (ddad_reference_acc_create(&acc, T, H, W, true)) ...
+ *     for each held-out good image: ddad_reference_acc_add(acc, kl_steps, feat_steps);  // (T, H, W) raw maps
+ *     ddad_score_reference_t ref;
+ *     if (ddad_reference_acc_finish(acc, &ref)) ...       // acc freed in any case
+ *     ddad_reference_save(&ref, "runs/mvtec/bottle/reference.h5", "20 images of train/good held out");
+ *     m.reference = &ref;                                  // ddad_score_images normalises with it
+ *     ...
+ *     ddad_reference_free(&ref);
+ *
+ * What is stored, per branch b (pixel = the KL map, feat = the feature map),
+ * where m_b is an image's map of that branch averaged over the timesteps (the
+ * raw KL in bits, not the per-image z-score):
+ *   mean_b (H, W)  per-pixel mean of m_b over the n reference images;
+ *   std_b          the standard deviation of m_b - mean_b over all pixels of
+ *                  all reference images (one number: a per-pixel std from a
+ *                  few dozen images would be noise).
+ * Normalised map of a test image: z_b = (m_b - mean_b) / std_b. For an
+ * aligned object the per-pixel mean removes what every good image has (rims,
+ * edges, the feature extractor's border effects); for a texture it is nearly
+ * flat. Dividing by std_b brings both branches to one scale, so that
+ * score.alpha weighs them as it says.
+ *
+ * File (format "ddad-reference", format_version 1): /pixel_mean float32 (H, W),
+ * /feat_mean float32 (H, W) (absent for score.method rgb), root attributes
+ * pixel_std, feat_std, images (count), timesteps ("5,50,100"), noise_draws,
+ * source (where the images came from). Written to "<path>.partial" and
+ * renamed, so it is complete or absent.
+ *
+ * Ownership: a ddad_score_reference_t owns its arrays (ddad_reference_free,
+ * which accepts a zeroed struct). The accumulator is freed by _finish or
+ * _acc_free.
+ */
+#ifndef DDAD_NN_REFERENCE_H
+#define DDAD_NN_REFERENCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DDAD_REFERENCE_FORMAT "ddad-reference"
+#define DDAD_REFERENCE_VERSION 1
+
+typedef struct ddad_score_reference {
+    int64_t h, w;
+    int64_t n_images;
+    float *pixel_mean;   // (H, W)
+    float *feat_mean;    // (H, W) or NULL (no feature branch)
+    double pixel_std;
+    double feat_std;     /* 0 without a feature branch                    */
+} ddad_score_reference_t;
+
+typedef struct ddad_reference_acc ddad_reference_acc_t;
+
+ddad_status_t ddad_reference_acc_create(ddad_reference_acc_t **out, int64_t n_t, int64_t h, int64_t w, bool has_feat);
+/* One image's raw per-timestep maps kl_steps (T, H, W) and feat_steps
+ * (T, H, W) (NULL without a feature branch). */
+void ddad_reference_acc_add(ddad_reference_acc_t *acc, const float *kl_steps, const float *feat_steps);
+/* Needs at least 2 images; frees acc. */
+ddad_status_t ddad_reference_acc_finish(ddad_reference_acc_t *acc, ddad_score_reference_t *out);
+void ddad_reference_acc_free(ddad_reference_acc_t *acc);
+
+/* Normalises one image's t-averaged maps in place: pixel (H, W) and feat
+ * (H, W) (NULL: skipped). */
+void ddad_reference_apply(const ddad_score_reference_t *ref, float *pixel, float *feat);
+
+ddad_status_t ddad_reference_save(const ddad_score_reference_t *ref, const char *path, const char *timesteps,
+                                  int noise_draws, const char *source);
+/* Loads and checks a reference file; DDAD_STATUS_DATA when it is absent
+ * (with a hint to run ddad-eval) or of the wrong size. */
+ddad_status_t ddad_reference_load(ddad_score_reference_t *ref, const char *path, int64_t h, int64_t w);
+void ddad_reference_free(ddad_score_reference_t *ref);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
