@@ -38,6 +38,7 @@
 #include "nn/checkpoint.h"
 #include "nn/model.h"
 #include "nn/recon.h"
+#include "nn/reference.h"
 #include "nn/score.h"
 #include "status.h"
 #include "torch/tensor.h"
@@ -270,6 +271,8 @@ typedef struct vis_ctx {
     ddad_recon_padim_t rp;
     char rp_category[DDAD_CONFIG_NAME_MAX];
     bool rp_ready;
+    ddad_score_reference_t ref;  /* score.normalize good: statistics of ref_category */
+    char ref_category[DDAD_CONFIG_NAME_MAX];
     ddad_figure_grid_t sheet;
     int sheet_rows, sheet_used;
 } vis_ctx_t;
@@ -438,7 +441,14 @@ static ddad_status_t maps_figure(vis_ctx_t *c, const vis_image_t *im, const char
     ddad_score_maps_t r = {0};
     ddad_figure_grid_t g = {0};
     ddad_image_t panel = {0}, bar = {0}, base = {0};
-    ddad_status_t st = ddad_score_images(&c->model, im->x, &im->class_id, &im->image_id, 1, &r);
+    ddad_status_t st = DDAD_OK;
+    if (strcmp(c->ref_category, im->category) != 0) {
+        c->ref_category[0] = '\0';
+        if ((st = ddad_reference_use(&c->model, &c->ref, c->run_dir, im->category)))
+            return st;
+        snprintf(c->ref_category, sizeof c->ref_category, "%s", im->category);
+    }
+    st = ddad_score_images(&c->model, im->x, &im->class_id, &im->image_id, 1, &r);
     if (st)
         return st;
     memcpy(map_out, r.map, HW * sizeof *map_out);
@@ -846,6 +856,7 @@ done:
     ddad_figure_grid_free(&c.sheet);
     ddad_recon_padim_free(&c.rp);
     ddad_model_free(&c.model);
+    ddad_reference_free(&c.ref);
     ddad_dataset_free(c.ds);
     if (st)
         return fail_exit(st, what);

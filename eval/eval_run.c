@@ -344,7 +344,8 @@ static ddad_status_t compute_reference(eval_ctx_t *c, const char *category, int 
         snprintf(ts + strlen(ts), sizeof ts - strlen(ts), "%s%lld", k ? "," : "", (long long)cfg->score.timesteps.v[k]);
     snprintf(src, sizeof src, "%zu images of %s's train/good held out by data.val_split %g", n_val, category,
              cfg->data.val_split);
-    snprintf(path, sizeof path, "%s/reference.h5", out_dir);
+    ddad_reference_path(path, sizeof path, c->run_dir, category, ddad_config_is_unified(cfg));
+    (void)out_dir;
     st = ddad_reference_save(ref, path, ts, cfg->score.noise_draws, src);
     if (st == DDAD_OK && !c->opts.quiet)
         fprintf(stderr, "%s: reference statistics of %zu held-out good images -> %s\n", category, n_val, path);

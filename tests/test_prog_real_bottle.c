@@ -130,6 +130,21 @@ static void test_reference_and_threshold_from_held_out_images(void)
                                      ddad_test_python(), run),
                     0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q 'held-out good images' '%s/metrics.json'", run), 0);
+    /* ddad-vis and the C API scorer normalise with the stored reference */
+    CU_ASSERT_EQUAL(ddad_test_system("'%s/ddad-vis' '%s/configs/cpu_real.yaml' %s --figures maps --count 1 "
+                                     "--out '%s/fig' > '%s/vis.log' 2>&1",
+                                     ddad_test_bin_dir(), ddad_test_source_dir(), g_sets, g_dir, g_dir),
+                    0);
+    CU_ASSERT_EQUAL(ddad_test_system("'%s/ddad-score-example' '%s' '%s/test/broken_large/000.png' > '%s/score.log' 2>&1",
+                                     ddad_test_bin_dir(), run, g_bottle, g_dir),
+                    0);
+    /* without the reference file, the scorer refuses with a hint to run ddad-eval */
+    CU_ASSERT_EQUAL(ddad_test_system("mv '%s/reference.h5' '%s/reference.keep' && "
+                                     "! '%s/ddad-score-example' '%s' '%s/test/broken_large/000.png' > '%s/score2.log' 2>&1 "
+                                     "&& grep -q 'run ddad-eval' '%s/score2.log'; rc=$?; "
+                                     "mv '%s/reference.keep' '%s/reference.h5'; exit $rc",
+                                     run, run, ddad_test_bin_dir(), run, g_bottle, g_dir, g_dir, run, run),
+                    0);
     /* the paper's scoring needs no held-out images and still runs */
     double ia, pa, pro;
     CU_ASSERT_EQUAL(eval_metrics("--set score.normalize=image --set score.timesteps=[5,50,100] "

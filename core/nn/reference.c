@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "../h5io.h"
+#include "model.h"
 
 struct ddad_reference_acc {
     int64_t n_t, h, w, n;
@@ -220,5 +221,29 @@ ddad_status_t ddad_reference_load(ddad_score_reference_t *ref, const char *path,
         ddad_fail_context(st, "reading reference statistics %s (remove it and rerun ddad-eval)", path);
         ddad_reference_free(ref);
     }
+    return st;
+}
+
+void ddad_reference_path(char *buf, size_t cap, const char *run_dir, const char *category, bool unified)
+{
+    if (unified)
+        snprintf(buf, cap, "%s/%s/reference.h5", run_dir, category);
+    else
+        snprintf(buf, cap, "%s/reference.h5", run_dir);
+}
+
+ddad_status_t ddad_reference_use(struct ddad_model *model, ddad_score_reference_t *ref, const char *run_dir,
+                                 const char *category)
+{
+    model->reference = NULL;
+    ddad_reference_free(ref);
+    if (model->cfg.score.normalize != DDAD_SCORE_NORMALIZE_GOOD)
+        return DDAD_OK;
+    char path[4096];
+    ddad_reference_path(path, sizeof path, run_dir, category, ddad_config_is_unified(&model->cfg));
+    const int64_t S = model->cfg.data.image_size;
+    ddad_status_t st = ddad_reference_load(ref, path, S, S);
+    if (st == DDAD_OK)
+        model->reference = ref;
     return st;
 }

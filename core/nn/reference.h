@@ -38,6 +38,7 @@
 #define DDAD_NN_REFERENCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../status.h"
@@ -78,6 +79,17 @@ ddad_status_t ddad_reference_save(const ddad_score_reference_t *ref, const char 
  * (with a hint to run ddad-eval) or of the wrong size. */
 ddad_status_t ddad_reference_load(ddad_score_reference_t *ref, const char *path, int64_t h, int64_t w);
 void ddad_reference_free(ddad_score_reference_t *ref);
+
+/* The reference file of a category in a run folder: <run>/reference.h5, or
+ * <run>/<category>/reference.h5 for a unified run (where ddad-eval writes it). */
+void ddad_reference_path(char *buf, size_t cap, const char *run_dir, const char *category, bool unified);
+
+/* For score.normalize good: loads the category's reference into *ref
+ * (freeing what it held) and points model->reference at it; for any other
+ * score.normalize it only clears model->reference. */
+struct ddad_model;
+ddad_status_t ddad_reference_use(struct ddad_model *model, ddad_score_reference_t *ref, const char *run_dir,
+                                 const char *category);
 
 #ifdef __cplusplus
 }

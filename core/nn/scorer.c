@@ -10,6 +10,7 @@
 #include "../image.h"
 #include "checkpoint.h"
 #include "model.h"
+#include "reference.h"
 #include "score.h"
 
 struct ddad_scorer {
@@ -21,6 +22,7 @@ struct ddad_scorer {
     char *threshold_json;          /* threshold.json text, NULL when absent */
     bool has_threshold;
     float threshold, pixel_threshold;
+    ddad_score_reference_t reference; /* score.normalize good: the category's held-out statistics */
 };
 
 const char *ddad_scorer_error(void) { return ddad_last_error(); }
@@ -124,6 +126,9 @@ ddad_status_t ddad_scorer_set_category(ddad_scorer_t *s, const char *category)
     int idx = ddad_config_category_index(&s->model.cfg, category);
     if (idx < 0)
         return ddad_fail(DDAD_STATUS_USAGE, "scorer: category '%s' is not one of this run's categories", category);
+    ddad_status_t st = ddad_reference_use(&s->model, &s->reference, s->run_dir, category);
+    if (st != DDAD_OK)
+        return st;
     snprintf(s->category, sizeof s->category, "%s", category);
     s->class_id = idx;
     select_threshold(s);
@@ -265,6 +270,7 @@ void ddad_scorer_close(ddad_scorer_t *s)
     if (!s)
         return;
     ddad_model_free(&s->model);
+    ddad_reference_free(&s->reference);
     free(s->threshold_json);
     free(s);
 }
