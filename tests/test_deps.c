@@ -30,6 +30,7 @@ static void test_repository_is_covered(void)
         ddad_test_system("cat '%s' >&2", log);
     CU_ASSERT_EQUAL(rc, 0);
     ddad_test_rmtree(tmp);
+    free(tmp);
 }
 
 /* A python import inside a C test string, and a python script: reported
@@ -54,6 +55,7 @@ static void test_missing_module_is_reported(void)
     CU_ASSERT_NOT_EQUAL(ddad_test_system("grep -q 'module json' '%s'", log), 0);
     CU_ASSERT_EQUAL(checker(tmp, "python3-numpy", log), 0);
     ddad_test_rmtree(tmp);
+    free(tmp);
 }
 
 /* A program run by a benchmark script that no listed package provides. */
@@ -77,6 +79,7 @@ static void test_missing_program_is_reported(void)
                           0);
     CU_ASSERT_EQUAL(checker(tmp, "python3-numpy", log), 0);
     ddad_test_rmtree(tmp);
+    free(tmp);
 }
 
 int main(void)

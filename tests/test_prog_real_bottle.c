@@ -171,5 +171,6 @@ int main(void)
     int rc = ddad_test_main("real bottle (tiny model)", tests);
     if (g_dir)
         ddad_test_rmtree(g_dir);
+    free(g_dir);
     return rc;
 }

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Quality on real photographs: for each data set and category, trains ddad with
+# CONFIG (default configs/cpu_real.yaml), evaluates it, re-scores the same model
+# under ablations of the scoring levers, and measures the two floors
+# (experiments/baselines: |x - mean training image| and a nearest-neighbour
+# patch detector on ddad's frozen backbone) on the same images in the same run
+# (under the same config: meandiff gets its score.smooth_sigma, like ddad).
+# Writes <out>/quality.csv (one row per data set, category, setting) and
+# <out>/quality.md (a Markdown table per data set, also on stdout).
+#
+# usage: experiments/quality.sh [--out DIR] [--bin DIR] [--config CONFIG]
+#                               [--data NAME=ROOT[:CAT,CAT...]]... [--quick]
+#                               [--train-ablations] [--set K=V]...
+# --data   data sets in MVTec layout (repeatable). Default: mvtec_bottle =
+#          ../shared/data/mvtec_ad_256:bottle when that folder exists, and
+#          real_textures = datasets/real_textures (every category in it) when it
+#          exists (make -f Makefile.data textures).
+# --quick  the main setting and the floors only (no scoring ablations).
+# --train-ablations  also retrain with the training levers (iterations, rotation
+#          augmentation, image size 128) - each one is a full training run.
+# Runs go to <out>/runs (resumed when a checkpoint is there: delete it to retrain).
+# Exit codes: 0 ok, 2 usage or a program not built, 4 no data set found.
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+source "$(dirname "$0")/common.sh"
+config="$root/configs/cpu_real.yaml"
+datas=()
+quick=0
+train_abl=0
+rest=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --config) [ $# -ge 2 ] || die 2 "--config needs a file"; config=$2; shift ;;
+    --data) [ $# -ge 2 ] || die 2 "--data needs NAME=ROOT[:CATS]"; datas+=("$2"); shift ;;
+    --quick) quick=1 ;;
+    --train-ablations) train_abl=1 ;;
+    *) rest+=("$1") ;;
+  esac
+  shift
+done
+parse_common ${rest[@]+"${rest[@]}"}
+[ ${#args[@]} -eq 0 ] || die 2 "unexpected argument ${args[0]} (see --help)"
+[ -f "$config" ] || die 2 "config $config not found"
+for p in ddad-train ddad-eval ddad-baselines; do need_prog $p; done
+
+if [ ${#datas[@]} -eq 0 ]; then
+  [ -d "$root/../shared/data/mvtec_ad_256/bottle" ] && datas+=("mvtec_bottle=$root/../shared/data/mvtec_ad_256:bottle")
+  [ -d "$root/datasets/real_textures" ] && datas+=("real_textures=$root/datasets/real_textures")
+fi
+[ ${#datas[@]} -gt 0 ] ||
+  die 4 "no data set: pass --data NAME=ROOT[:CATS], or build the textures (make -f Makefile.data textures)"
+
+out=$(cd "$out" && pwd)
+csv="$out/quality.csv"
+echo "dataset,category,setting,image_auroc,pixel_auroc,au_pro,train_s,eval_s" > "$csv"
+log="$out/quality.log"
+: > "$log"
+
+# The scoring ablations: each changes one lever of the main setting (same model).
+ablations=(
+  "paper scoring (image z-score, t 5/50/100, 1 draw, no smoothing, alpha 0.5)|--set score.normalize=image --set score.timesteps=[5,50,100] --set score.noise_draws=1 --set score.smooth_sigma=0 --set score.alpha=0.5"
+  "normalize image (per-image z-score, the authors')|--set score.normalize=image"
+  "timesteps 5/50/100 (the paper's)|--set score.timesteps=[5,50,100]"
+  "noise_draws 1|--set score.noise_draws=1"
+  "smooth_sigma 0|--set score.smooth_sigma=0"
+  "smooth_sigma 2|--set score.smooth_sigma=2"
+  "alpha 0.5 (feature branch on, random backbone)|--set score.alpha=0.5"
+)
+train_ablations=(
+  "iterations 250|--set train.iterations=250"
+  "no rotation augmentation|--set data.rotation_deg=0"
+  "image size 128|--set data.image_size=128 --set score.smooth_sigma=8"
+)
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }
+
+# metrics CSV line of `ddad-eval --format csv` -> "i p pro"
+eval_metrics() { awk -F, 'NR == 2 { print $3, $4, $5 }'; }
+
+row() { echo "$1,$2,\"$3\",$4,$5,$6,$7,$8" >> "$csv"; }
+
+# train_eval NAME ROOT CAT RUN_NAME SETS... : trains (or resumes), evaluates; appends a row
+train_eval() {
+  local name=$1 droot=$2 cat=$3 rname=$4 setting=$5
+  shift 5
+  local s=(--set "data.root=$droot" --set "data.category=$cat" --set "run.dir=$out/runs/$name" --set "run.name=$rname"
+           ${sets[@]+"${sets[@]}"} "$@")
+  local t0 t1 t2 m
+  t0=$(now)
+  "$bin/ddad-train" "$config" "${s[@]}" --resume --quiet >> "$log" 2>&1 ||
+    { echo "quality: training $name/$cat ($setting) failed: see $log" >&2; return 1; }
+  t1=$(now)
+  m=$("$bin/ddad-eval" "$config" "${s[@]}" --quiet --format csv 2>> "$log" | eval_metrics) ||
+    { echo "quality: evaluating $name/$cat ($setting) failed: see $log" >&2; return 1; }
+  t2=$(now)
+  set -- $m
+  row "$name" "$cat" "$setting" "$1" "$2" "$3" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")"
+  echo "quality: $name/$cat $setting: I-AUROC $1 P-AUROC $2 AU-PRO $3 (train $(secs "$t0" "$t1") s, eval $(secs "$t1" "$t2") s)" >&2
+}
+
+for d in "${datas[@]}"; do
+  name=${d%%=*}
+  spec=${d#*=}
+  droot=${spec%%:*}
+  cats=""
+  [ "$spec" != "$droot" ] && cats=${spec#*:}
+  [ -d "$droot" ] || die 4 "data set $name: $droot is not a folder"
+  if [ -z "$cats" ]; then
+    cats=$(find "$droot" -mindepth 1 -maxdepth 1 -type d -exec test -d {}/train \; -printf '%f\n' | sort | paste -sd, -)
+  fi
+  [ -n "$cats" ] || die 4 "data set $name: no category folders with train/ under $droot"
+  for cat in ${cats//,/ }; do
+    train_eval "$name" "$droot" "$cat" main "ddad $(basename "$config" .yaml)" || continue
+    if [ $quick = 0 ]; then
+      for a in "${ablations[@]}"; do
+        label=${a%%|*}
+        read -r -a extra <<< "${a#*|}"
+        s=(--set "data.root=$droot" --set "data.category=$cat" --set "run.dir=$out/runs/$name" --set "run.name=main"
+           ${sets[@]+"${sets[@]}"} "${extra[@]}")
+        t1=$(now)
+        m=$("$bin/ddad-eval" "$config" "${s[@]}" --quiet --format csv 2>> "$log" | eval_metrics) || m="nan nan nan"
+        t2=$(now)
+        set -- $m
+        row "$name" "$cat" "ablation: $label" "$1" "$2" "$3" "" "$(secs "$t1" "$t2")"
+      done
+    fi
+    if [ $train_abl = 1 ]; then
+      k=0
+      for a in "${train_ablations[@]}"; do
+        k=$((k + 1))
+        label=${a%%|*}
+        read -r -a extra <<< "${a#*|}"
+        train_eval "$name" "$droot" "$cat" "abl$k" "ablation: $label" "${extra[@]}" || true
+      done
+    fi
+    # the floors, on the same images at the same size, with the same metrics code
+    t1=$(now)
+    "$bin/ddad-baselines" "$config" --set "data.root=$droot" --set "data.category=$cat" \
+      ${sets[@]+"${sets[@]}"} --format csv 2>> "$log" |
+      awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+               { gsub(/"/, ""); print $h["method"], $h["image_auroc"], $h["pixel_auroc"], $h["au_pro"], $h["seconds"] }' |
+      while read -r method i p pro s; do
+        row "$name" "$cat" "floor: $method" "$i" "$p" "$pro" "" "$s"
+      done
+  done
+done
+
+# Markdown: one table per data set, then the mean over its categories for each setting.
+md="$out/quality.md"
+awk -F, '
+  function pct(x) { return (x == "nan" || x == "") ? "-" : sprintf("%.1f", 100 * x) }
+  NR == 1 { next }
+  {
+    line = $0
+    n = split(line, f, ",")
+    # the setting is quoted and has no commas
+    ds = f[1]; cat = f[2]; set = f[3]; gsub(/"/, "", set)
+    rows[ds] = rows[ds] sprintf("| %s | %s | %s | %s | %s | %s | %s |\n", cat, set, pct(f[4]), pct(f[5]), pct(f[6]), f[7] == "" ? "" : f[7], f[8])
+    if (!(ds in seen)) { seen[ds] = 1; order[++nd] = ds }
+    key = ds SUBSEP set
+    if (!(key in cnt)) { sorder[ds, ++ns[ds]] = set }
+    cnt[key]++; si[key] += f[4]; sp[key] += f[5]; sr[key] += f[6]
+  }
+  END {
+    for (k = 1; k <= nd; k++) {
+      ds = order[k]
+      printf "### %s\n\n| category | setting | I-AUROC | P-AUROC | AU-PRO@0.3 | train s | eval s |\n|---|---|---:|---:|---:|---:|---:|\n%s\n", ds, rows[ds]
+      printf "Mean over the categories of %s:\n\n| setting | I-AUROC | P-AUROC | AU-PRO@0.3 |\n|---|---:|---:|---:|\n", ds
+      for (j = 1; j <= ns[ds]; j++) {
+        set = sorder[ds, j]; key = ds SUBSEP set
+        printf "| %s | %s | %s | %s |\n", set, pct(si[key] / cnt[key]), pct(sp[key] / cnt[key]), pct(sr[key] / cnt[key])
+      }
+      printf "\n"
+    }
+  }' "$csv" > "$md"
+cat "$md"
+echo "quality: $csv, $md (log: $log)" >&2
