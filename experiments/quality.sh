@@ -149,13 +149,14 @@ done
 md="$out/quality.md"
 awk -F, '
   function pct(x) { return (x == "nan" || x == "") ? "-" : sprintf("%.1f", 100 * x) }
+  function sec(x) { return x == "" ? "" : (x < 10 ? sprintf("%.1f", x) : sprintf("%.0f", x)) }
   NR == 1 { next }
   {
     line = $0
     n = split(line, f, ",")
     # the setting is quoted and has no commas
     ds = f[1]; cat = f[2]; set = f[3]; gsub(/"/, "", set)
-    rows[ds] = rows[ds] sprintf("| %s | %s | %s | %s | %s | %s | %s |\n", cat, set, pct(f[4]), pct(f[5]), pct(f[6]), f[7] == "" ? "" : f[7], f[8])
+    rows[ds] = rows[ds] sprintf("| %s | %s | %s | %s | %s | %s | %s |\n", cat, set, pct(f[4]), pct(f[5]), pct(f[6]), sec(f[7]), sec(f[8]))
     if (!(ds in seen)) { seen[ds] = 1; order[++nd] = ds }
     key = ds SUBSEP set
     if (!(key in cnt)) { sorder[ds, ++ns[ds]] = set }
