@@ -101,6 +101,33 @@ static void test_figures(void)
     }
 }
 
+/* quality.sh on the tiny synthetic set: trains cpu_real (shrunk), evaluates,
+ * runs the scoring ablations and the floors; one CSV row per setting. */
+static void test_quality(void)
+{
+    char out[2048];
+    snprintf(out, sizeof out, "%s/quality", tmp);
+    CU_ASSERT_EQUAL_FATAL(ddad_test_system("mkdir -p %s", out), 0);
+    char extra[4096];
+    snprintf(extra, sizeof extra,
+             "--data synth=%s/synthetic:woven --set data.val_split=0.5 --set score.batch_size=8 --set score.topk=16",
+             tmp);
+    int rc = script("quality.sh", extra, out);
+    if (rc != 0)
+        ddad_test_system("cat %s/quality.sh.stderr %s/quality.log >&2", tmp, out);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT(exists(out, "quality.csv"));
+    CU_ASSERT(exists(out, "quality.md"));
+    /* header, the main row, 7 ablations, 2 floors */
+    CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 11", out), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '^synth,woven,\"floor: patchnn\",0' %s/quality.csv", out), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '| woven | ddad cpu_real |' %s/quality.md", out), 0);
+    /* a data set that is not there: exit 4 */
+    CU_ASSERT_EQUAL(ddad_test_system("%s/experiments/quality.sh --bin %s --out %s --data x=%s/nothing > /dev/null 2>&1",
+                                     ddad_test_source_dir(), ddad_test_bin_dir(), out, tmp),
+                    4);
+}
+
 static void test_missing_run(void)
 {
     char out[2048];
@@ -131,6 +158,7 @@ int main(void)
     static const ddad_test_t tests[] = {{"set-up: tiny demo runs", setup},
                                         {"tables", test_tables},
                                         {"figures", test_figures},
+                                        {"quality", test_quality},
                                         {"missing run", test_missing_run},
                                         {"teardown", teardown},
                                         {NULL, NULL}};
