@@ -316,8 +316,7 @@ static ddad_status_t on_reference_row(void *user, const ddad_score_row_t *row)
 /* Scores the held-out good images with the raw maps (c->model.reference is
  * NULL), accumulates their statistics into *ref and writes reference.h5. */
 static ddad_status_t compute_reference(eval_ctx_t *c, const char *category, int class_id, const ddad_dataset_t *ds,
-                                       const ddad_sample_t **val, size_t n_val, const char *out_dir,
-                                       ddad_score_reference_t *ref)
+                                       const ddad_sample_t **val, size_t n_val, ddad_score_reference_t *ref)
 {
     const ddad_config_t *cfg = &c->cfg;
     const int64_t S = cfg->data.image_size, T = (int64_t)cfg->score.timesteps.n;
@@ -345,7 +344,6 @@ static ddad_status_t compute_reference(eval_ctx_t *c, const char *category, int 
     snprintf(src, sizeof src, "%zu images of %s's train/good held out by data.val_split %g", n_val, category,
              cfg->data.val_split);
     ddad_reference_path(path, sizeof path, c->run_dir, category, ddad_config_is_unified(cfg));
-    (void)out_dir;
     st = ddad_reference_save(ref, path, ts, cfg->score.noise_draws, src);
     if (st == DDAD_OK && !c->opts.quiet)
         fprintf(stderr, "%s: reference statistics of %zu held-out good images -> %s\n", category, n_val, path);
@@ -403,7 +401,7 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
                            cfg->data.val_split, n_val, category);
             goto fail;
         }
-        DDAD_TRY(compute_reference(c, category, class_id, ds, val, n_val, out_dir, &ref));
+        DDAD_TRY(compute_reference(c, category, class_id, ds, val, n_val, &ref));
         c->model.reference = &ref;
     }
 
