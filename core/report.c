@@ -205,7 +205,7 @@ ddad_status_t ddad_report_write(FILE *out, const ddad_metrics_record_t *recs, si
 
 /* ---- from a maps file ----------------------------------------------------- */
 
-static void add_note(ddad_metrics_record_t *rec, const char *note)
+void ddad_metrics_add_note(ddad_metrics_record_t *rec, const char *note)
 {
     size_t len = strlen(rec->notes);
     if (!note || !*note || len + 3 >= sizeof rec->notes)
@@ -243,15 +243,15 @@ ddad_status_t ddad_metrics_from_mapsfile(const char *path, double pro_limit, dda
     rec->au_pro = pm.au_pro;
     rec->pixel_f1_max = pm.f1_max;
     rec->pixel_f1_threshold = pm.f1_threshold;
-    add_note(rec, pm.note);
+    ddad_metrics_add_note(rec, pm.note);
 
     ddad_image_metrics_t im;
     DDAD_TRY(ddad_metrics_image_eval(in->scores ? in->scores : imax, in->labels, (size_t)in->n, &im));
     rec->image_auroc = im.auroc;
     rec->image_f1_max = im.f1_max;
     rec->image_f1_threshold = im.f1_threshold;
-    add_note(rec, im.note);
-    add_note(rec, in->scores ? "image scores from /scores" : "image score = max of each map");
+    ddad_metrics_add_note(rec, im.note);
+    ddad_metrics_add_note(rec, in->scores ? "image scores from /scores" : "image score = max of each map");
 fail:
     free(imax);
     ddad_mapsfile_close(f);

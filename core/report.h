@@ -48,6 +48,10 @@ ddad_status_t ddad_report_format_parse(const char *s, ddad_report_format_t *fmt)
  * when the stream reports an error. */
 ddad_status_t ddad_report_write(FILE *out, const ddad_metrics_record_t *recs, size_t n, ddad_report_format_t fmt);
 
+/* Appends "; note" to rec->notes (nothing when note is empty or it would
+ * not fit). */
+void ddad_metrics_add_note(ddad_metrics_record_t *rec, const char *note);
+
 /* Evaluates a maps file (core/mapsfile.h): pixel AUROC, AU-PRO up to
  * pro_limit, pixel F1-max over every pixel, and image AUROC / F1-max from
  * the file's /scores or, when absent, the max of each map (MVTec AD's

@@ -15,6 +15,7 @@
 #include "eval_images.h"
 #include "loader.h"
 #include "mapsfile.h"
+#include "report.h"
 #include "nn/checkpoint.h"
 #include "nn/reference.h"
 #include "nn/score.h"
@@ -217,14 +218,6 @@ static void json_num(FILE *f, double v)
         fprintf(f, "%.10g", v);
     else
         fputs("null", f);
-}
-
-static void add_note(ddad_metrics_record_t *rec, const char *note)
-{
-    size_t len = strlen(rec->notes);
-    if (len + 3 >= sizeof rec->notes)
-        return;
-    snprintf(rec->notes + len, sizeof rec->notes - len, "%s%s", len ? "; " : "", note);
 }
 
 typedef struct metrics_extra {
@@ -501,10 +494,10 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
     /* notes: what the numbers are */
     rec->notes[0] = '\0';
     if (!rgb && c->model.effnet.random_weights)
-        add_note(rec, "RANDOM feature-extractor weights");
+        ddad_metrics_add_note(rec, "RANDOM feature-extractor weights");
     if (rgb)
-        add_note(rec, "rgb ablation (x0-prediction error)");
-    add_note(rec, p.original ? "maps at original resolution" : "maps at model resolution, masks nearest");
+        ddad_metrics_add_note(rec, "rgb ablation (x0-prediction error)");
+    ddad_metrics_add_note(rec, p.original ? "maps at original resolution" : "maps at model resolution, masks nearest");
     snprintf(notes, sizeof notes, "%s%s; features at %d px, feature_timestep %s; maps at %s resolution (%lldx%lld)%s",
              c->model.effnet.random_weights && !rgb ? "results computed with RANDOM feature-extractor weights "
                                                       "(features.weights empty); "

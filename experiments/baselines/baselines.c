@@ -9,6 +9,7 @@
 #include "loader.h"
 #include "nn/extractor.h"
 #include "nn/score.h"
+#include "report.h"
 
 /* ---- data ---------------------------------------------------------------------- */
 
@@ -264,14 +265,6 @@ fail:
 
 /* ---- metrics ------------------------------------------------------------------- */
 
-static void add_note(ddad_metrics_record_t *rec, const char *note)
-{
-    size_t len = strlen(rec->notes);
-    if (!note || !*note || len + 3 >= sizeof rec->notes)
-        return;
-    snprintf(rec->notes + len, sizeof rec->notes - len, "%s%s", len ? "; " : "", note);
-}
-
 ddad_status_t bl_metrics(const float *maps, const uint8_t *masks, const float *scores, const uint8_t *labels,
                          int64_t n, int64_t h, int64_t w, double pro_limit, ddad_metrics_record_t *rec)
 {
@@ -294,7 +287,7 @@ ddad_status_t bl_metrics(const float *maps, const uint8_t *masks, const float *s
     rec->au_pro = pm.au_pro;
     rec->pixel_f1_max = pm.f1_max;
     rec->pixel_f1_threshold = pm.f1_threshold;
-    add_note(rec, pm.note);
+    ddad_metrics_add_note(rec, pm.note);
     ddad_image_metrics_t im;
     st = ddad_metrics_image_eval(scores, labels, (size_t)n, &im);
     if (st != DDAD_OK)
@@ -302,6 +295,6 @@ ddad_status_t bl_metrics(const float *maps, const uint8_t *masks, const float *s
     rec->image_auroc = im.auroc;
     rec->image_f1_max = im.f1_max;
     rec->image_f1_threshold = im.f1_threshold;
-    add_note(rec, im.note);
+    ddad_metrics_add_note(rec, im.note);
     return DDAD_OK;
 }
