@@ -682,27 +682,24 @@ void ddad_dataset_hold_out(ddad_dataset_t *ds, double fraction, size_t *n_val)
         *n_val = 0;
     if (!(fraction > 0) || fraction >= 1)
         return;
+    /* categories one at a time: the first training sample of a category not
+     * yet done starts its pass over the table */
     for (size_t i = 0; i < ds->n; i++) {
-        ddad_sample_t *s = &ds->samples[i];
-        if (s->split != DDAD_SPLIT_TRAIN)
+        const char *cat = ds->samples[i].category;
+        if (ds->samples[i].split != DDAD_SPLIT_TRAIN || ddad_dataset_count(ds, cat, DDAD_SPLIT_VAL, -1) > 0)
             continue;
-        /* position of s among its category's training images, and their count */
-        size_t pos = 0, total = 0;
-        for (size_t j = 0; j < ds->n; j++) {
-            const ddad_sample_t *o = &ds->samples[j];
-            if ((o->split == DDAD_SPLIT_TRAIN || o->split == DDAD_SPLIT_VAL) && !strcmp(o->category, s->category)) {
-                if (j < i)
-                    pos++;
-                total++;
+        size_t total = ddad_dataset_count(ds, cat, DDAD_SPLIT_TRAIN, -1), pos = 0, cat_held = 0;
+        for (size_t j = i; j < ds->n; j++) {
+            ddad_sample_t *s = &ds->samples[j];
+            if (s->split != DDAD_SPLIT_TRAIN || strcmp(s->category, cat) != 0)
+                continue;
+            if (floor((double)(pos + 1) * fraction) > floor((double)pos * fraction) && cat_held + 1 < total) {
+                s->split = DDAD_SPLIT_VAL;
+                cat_held++;
             }
+            pos++;
         }
-        size_t already = 0;
-        for (size_t j = 0; j < i; j++)
-            already += ds->samples[j].split == DDAD_SPLIT_VAL && !strcmp(ds->samples[j].category, s->category);
-        if (floor((double)(pos + 1) * fraction) > floor((double)pos * fraction) && already + 1 < total) {
-            s->split = DDAD_SPLIT_VAL;
-            held++;
-        }
+        held += cat_held;
     }
     if (n_val)
         *n_val = held;
