@@ -23,6 +23,7 @@ pkgs=(
   curl ca-certificates xz-utils unzip tar   # Makefile.data downloads
   python3-torch python3-torchvision python3-sklearn python3-scipy
   python3-h5py python3-numpy python3-pil    # independent oracles for the tests
+  python3-tifffile        # MVTec AD's evaluation reads anomaly maps with tifffile (test_tiff's oracle)
   python3-matplotlib      # its colour-map tables are test_figure's oracle
 )
 fuzz_pkgs=(clang libclang-rt-14-dev)

@@ -20,6 +20,7 @@
  *   mapslayout  the same reader on a valid HDF5 file         a layout description (below)
  *   h5params  ddad_h5_open / list / shape / read (checkpoint) an HDF5 file's bytes
  *   dataset   ddad_dataset_index / validate / select         a folder tree, encoded (below)
+ *   tiff      ddad_tiff_read_float / ddad_tiff_decode_float  a TIFF file's bytes
  *
  * Files the readers need are written to one scratch folder per process
  * (under /dev/shm when it is writable, else $TMPDIR or /tmp), removed at exit.
@@ -41,6 +42,7 @@
 #include "image.h"
 #include "mapsfile.h"
 #include "status.h"
+#include "tiff.h"
 
 #define DDAD_FUZZ_REJECTED 0
 #define DDAD_FUZZ_ACCEPTED 1
@@ -862,11 +864,64 @@ int ddad_fuzz_dataset(const uint8_t *data, size_t size)
     return result;
 }
 
+/* ---- tiff --------------------------------------------------------------
+ * Input: the bytes of a TIFF file (or anything else), read as an anomaly map.
+ * Properties: reading the file and decoding the same bytes in memory agree
+ * (status, size and every bit); an accepted map has 0 < w * h <=
+ * DDAD_TIFF_MAX_PIXELS readable floats, and when small, ddad's writer
+ * writes it back to a file that reads back bit for bit; a refusal leaves no
+ * output. */
+int ddad_fuzz_tiff(const uint8_t *data, size_t size)
+{
+    char path[700], out[700];
+    ddad_fuzz_path(path, sizeof path, "map.tif");
+    ddad_fuzz_write_file(path, data, size);
+    float *x = NULL, *m = NULL;
+    int w = -1, h = -1, mw = -1, mh = -1;
+    ddad_status_t st = ddad_tiff_read_float(path, &x, &w, &h);
+    if (st) {
+        ddad_fuzz_rejected(st, "ddad_tiff_read_float");
+        if (x || w || h)
+            ddad_fuzz_die_("ddad_tiff_read_float failed but left an output", NULL);
+    }
+    ddad_status_t mst = ddad_tiff_decode_float(data, size, "fuzz input", &m, &mw, &mh);
+    if (mst) {
+        ddad_fuzz_rejected(mst, "ddad_tiff_decode_float");
+        if (m || mw || mh)
+            ddad_fuzz_die_("ddad_tiff_decode_float failed but left an output", NULL);
+    }
+    if ((st == DDAD_OK) != (mst == DDAD_OK) || (st && st != mst))
+        ddad_fuzz_die_("reading the file and decoding its bytes disagree", ddad_last_error());
+    if (st)
+        return DDAD_FUZZ_REJECTED;
+    int64_t n = (int64_t)w * h;
+    if (!x || w <= 0 || h <= 0 || n > DDAD_TIFF_MAX_PIXELS)
+        ddad_fuzz_die_("ddad_tiff_read_float returned a malformed map", NULL);
+    if (mw != w || mh != h || memcmp(x, m, (size_t)n * sizeof *x) != 0)
+        ddad_fuzz_die_("reading the file and decoding its bytes give different maps", NULL);
+    ddad_fuzz_touch(x, (size_t)n * sizeof *x);
+    if (n <= 65536) { /* 256 KiB written and read back per input at most */
+        float *y = NULL;
+        int yw = 0, yh = 0;
+        ddad_fuzz_path(out, sizeof out, "map_out.tif");
+        if ((st = ddad_tiff_write_float(out, x, w, h)) != DDAD_OK)
+            ddad_fuzz_die_("ddad_tiff_write_float refused an accepted map", ddad_last_error());
+        if ((st = ddad_tiff_read_float(out, &y, &yw, &yh)) != DDAD_OK)
+            ddad_fuzz_die_("a map written by ddad_tiff_write_float does not read back", ddad_last_error());
+        if (yw != w || yh != h || memcmp(x, y, (size_t)n * sizeof *x) != 0)
+            ddad_fuzz_die_("write -> read changed the map", NULL);
+        free(y);
+    }
+    free(x);
+    free(m);
+    return DDAD_FUZZ_ACCEPTED;
+}
+
 /* ---- the table ---------------------------------------------------------- */
 const ddad_fuzz_target_t ddad_fuzz_targets[] = {
     {"config", ddad_fuzz_config},     {"image", ddad_fuzz_image},     {"mapsfile", ddad_fuzz_mapsfile},
     {"mapslayout", ddad_fuzz_mapslayout}, {"h5params", ddad_fuzz_h5params}, {"dataset", ddad_fuzz_dataset},
-    {NULL, NULL},
+    {"tiff", ddad_fuzz_tiff},         {NULL, NULL},
 };
 
 /* Frees the harnesses' process-wide state (for leak checks at exit). */

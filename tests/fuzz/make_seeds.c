@@ -1,8 +1,9 @@
 /* tests/fuzz/make_seeds.c - writes the seed inputs that only ddad's own
- * writers make: PNGs (ddad_image_write_png), maps files (ddad_mapsfile_*)
- * and a checkpoint-shaped HDF5 file (ddad_h5_*). Run by make_seeds.py:
+ * writers make: PNGs (ddad_image_write_png), maps files (ddad_mapsfile_*),
+ * a checkpoint-shaped HDF5 file (ddad_h5_*) and a float32 TIFF map
+ * (ddad_tiff_write_float). Run by make_seeds.py:
  *
- *     fuzz_make_seeds OUT_CORPUS_DIR      (writes OUT/image, OUT/mapsfile, OUT/h5params)
+ *     fuzz_make_seeds OUT_CORPUS_DIR      (writes OUT/image, OUT/mapsfile, OUT/h5params, OUT/tiff)
  *
  * It also writes OUT/../config.dict, the libFuzzer dictionary of the config
  * target: every key of the schema (dotted and as its last part) and every
@@ -18,6 +19,7 @@
 #include "image.h"
 #include "mapsfile.h"
 #include "status.h"
+#include "tiff.h"
 
 static int fail(const char *what)
 {
@@ -107,6 +109,16 @@ static int write_params(const char *dir, const char *name)
     return st || cst ? fail(path) : 0;
 }
 
+static int write_tiff(const char *dir, const char *name, int w, int h)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    float map[64];
+    for (int i = 0; i < 64; i++)
+        map[i] = (float)i * 0.375f - 3.0f;
+    return w * h > 64 || ddad_tiff_write_float(path, map, w, h) ? fail(path) : 0;
+}
+
 static int write_dict(const char *corpus)
 {
     char path[1024];
@@ -148,6 +160,9 @@ int main(int argc, char **argv)
     snprintf(d, sizeof d, "%s/h5params", argv[1]);
     mkdir(d, 0755);
     bad |= write_params(d, "checkpoint_small.h5");
+    snprintf(d, sizeof d, "%s/tiff", argv[1]);
+    mkdir(d, 0755);
+    bad |= write_tiff(d, "ddad_f32_7x5.tif", 7, 5);
     bad |= write_dict(argv[1]);
     return bad;
 }

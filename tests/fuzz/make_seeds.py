@@ -8,7 +8,11 @@ config:   the project's configs/*.yaml in the harness's section format (the
 image:    PNGs from ddad's own writer (fuzz_make_seeds) and PIL's PNG (gray,
           RGBA, palette, 16-bit), JPEG (gray, RGB) and BMP (24-bit, 8-bit);
 mapsfile, h5params: HDF5 files from ddad's writers (fuzz_make_seeds);
-dataset:  small trees in every layout, encoded as fuzz_targets.c describes.
+dataset:  small trees in every layout, encoded as fuzz_targets.c describes;
+tiff:     a float32 map from ddad's writer (fuzz_make_seeds), tifffile's
+          strips and tiles in both byte orders and every sample type, Pillow's
+          PackBits and float files, and files to refuse (bad_*: RGB, BigTIFF,
+          LZW, float16).
 The output is committed; rerun after a format change (HDF5 seeds differ from run
 to run only in their object timestamps).
 """
@@ -128,6 +132,42 @@ def dataset_seeds():
         ("c/train/good", DIR), ("c/test/good/000.png", RGB)]))
 
 
+def tiff_seeds():
+    import numpy as np
+    import tifffile
+
+    def tf(name, a, **kw):
+        b = io.BytesIO()
+        tifffile.imwrite(b, a, **kw)
+        put("tiff", name, b.getvalue())
+
+    def pil(name, im, **kw):
+        b = io.BytesIO()
+        im.save(b, "TIFF", **kw)
+        put("tiff", name, b.getvalue())
+
+    yy, xx = np.mgrid[0:5, 0:6]
+    f32 = (xx * 0.25 - yy * 1.5).astype(np.float32)
+    tf("tifffile_f32.tif", f32)
+    tf("tifffile_f32_be_strips.tif", f32, byteorder=">", rowsperstrip=2)
+    tf("tifffile_f32_tiled.tif", np.tile(f32, (4, 3)), tile=(16, 16))
+    tf("tifffile_f64_be.tif", f32.astype(np.float64) / 3, byteorder=">")
+    tf("tifffile_u8.tif", (xx * 40 + yy).astype(np.uint8))
+    tf("tifffile_i8.tif", (xx * 20 - yy * 9).astype(np.int8))
+    tf("tifffile_u16_be_tiled.tif", (xx * 9000 + yy).astype(np.uint16), tile=(16, 16), byteorder=">")
+    tf("tifffile_i16.tif", (xx * 5000 - 20000 + yy).astype(np.int16))
+    tf("tifffile_u32.tif", (xx * 700000000 + yy).astype(np.uint32))
+    tf("tifffile_i32_be.tif", (xx * 700000000 - 2000000000).astype(np.int32), byteorder=">")
+    u8 = (np.where(xx < 3, 200, xx * 30 + yy)).astype(np.uint8)
+    pil("pil_u8_packbits.tif", Image.fromarray(u8), compression="packbits")
+    pil("pil_u16_packbits.tif", Image.fromarray(u8.astype(np.uint16) * 250), compression="packbits")
+    pil("pil_f32.tif", Image.fromarray(f32, "F"))
+    tf("bad_rgb.tif", np.stack([u8, u8, u8], -1))
+    tf("bad_bigtiff.tif", f32, bigtiff=True)
+    tf("bad_f16.tif", f32.astype(np.float16))
+    pil("bad_lzw.tif", Image.fromarray(u8), compression="tiff_lzw")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_seeds.py BUILD/bin/fuzz_make_seeds")
@@ -136,6 +176,7 @@ def main():
     config_seeds()
     image_seeds()
     dataset_seeds()
+    tiff_seeds()
 
 
 if __name__ == "__main__":
