@@ -204,6 +204,7 @@ typedef struct ddad_config_recon {
 typedef struct ddad_config_eval {
     double pro_limit;
     bool save_images;
+    char threshold_rule[48];    /* core/calib.h rule: max, quantile:Q, fpr:F, f1 */
 } ddad_config_eval_t;
 
 typedef struct ddad_config_dist {

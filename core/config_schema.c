@@ -4,6 +4,7 @@
  * this table, so adding a key is one row here plus one field in config.h
  * (and `DDAD_UPDATE_DOCS=1 ctest -R test_config` to refresh the docs).
  */
+#include "calib.h"
 #include "config.h"
 
 #include <ctype.h>
@@ -127,6 +128,14 @@ static const char *check_unique(const void *p)
         for (size_t j = 0; j < i; j++)
             if (l->v[i] == l->v[j])
                 return "values without repeats";
+    return NULL;
+}
+
+static const char *check_threshold_rule(const void *p)
+{
+    ddad_calib_rule_t r;
+    if (ddad_calib_rule_parse((const char *)p, &r) != DDAD_OK)
+        return "max, quantile:Q (0 <= Q <= 1), fpr:F (0 <= F < 1) or f1";
     return NULL;
 }
 
@@ -258,6 +267,10 @@ static const ddad_config_key_t k_schema[] = {
 
     K_DBL("eval.pro_limit", eval.pro_limit, "0.3", 0, 1, DDAD_CONFIG_MIN_OPEN, "AU-PRO integration limit (FPR)."),
     K_BOOL("eval.save_images", eval.save_images, "false", "Write anomaly map images."),
+    K_STR("eval.threshold_rule", eval.threshold_rule, "max", check_threshold_rule,
+          "max, quantile:Q, fpr:F or f1",
+          "Deployment threshold rule on the calibration images (held-out good ones, data.val_split, else good "
+          "training images); f1 fits on the labelled test split and is marked optimistic."),
 
     K_STR("run.dir", run.dir, "runs", NULL, NULL, "Root of run folders."),
     K_STR("run.name", run.name, "", check_run_name, "\"\" or a folder name",

@@ -117,7 +117,7 @@ static void csv_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void json_str(FILE *out, const char *s)
+void ddad_json_string(FILE *out, const char *s)
 {
     fputc('"', out);
     for (; *s; s++) {
@@ -130,6 +130,14 @@ static void json_str(FILE *out, const char *s)
             fputc(c, out);
     }
     fputc('"', out);
+}
+
+void ddad_json_number(FILE *out, double v)
+{
+    if (isfinite(v))
+        fprintf(out, "%.10g", v);
+    else
+        fputs("null", out);
 }
 
 /* The numeric fields in output order (CSV columns and JSON keys). */
@@ -177,14 +185,14 @@ static void write_json(FILE *out, const ddad_metrics_record_t *recs, size_t n)
     fputs("[\n", out);
     for (size_t i = 0; i < n; i++) {
         fputs("  {\"category\": ", out);
-        json_str(out, recs[i].category);
+        ddad_json_string(out, recs[i].category);
         fprintf(out, ", \"images\": %lld", (long long)recs[i].images);
         for (size_t k = 0; k < NNUM; k++) {
             fprintf(out, ", \"%s\": ", num_fields[k].name);
             num_or(out, field(&recs[i], k), "null");
         }
         fputs(", \"notes\": ", out);
-        json_str(out, recs[i].notes);
+        ddad_json_string(out, recs[i].notes);
         fputs(i + 1 < n ? "},\n" : "}\n", out);
     }
     fputs("]\n", out);

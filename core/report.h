@@ -52,6 +52,11 @@ ddad_status_t ddad_report_write(FILE *out, const ddad_metrics_record_t *recs, si
  * not fit). */
 void ddad_metrics_add_note(ddad_metrics_record_t *rec, const char *note);
 
+/* JSON output: a string with escapes (quotes included), and a number with
+ * 10 significant digits (null for NaN and infinities). */
+void ddad_json_string(FILE *out, const char *s);
+void ddad_json_number(FILE *out, double v);
+
 /* Evaluates a maps file (core/mapsfile.h): pixel AUROC, AU-PRO up to
  * pro_limit, pixel F1-max over every pixel, and image AUROC / F1-max from
  * the file's /scores or, when absent, the max of each map (MVTec AD's
