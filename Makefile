@@ -6,11 +6,14 @@
 #   make bench   benchmarks of experiments/bench (ratios against python3-torch,
 #                scikit-learn)
 #   make sanitize / make fuzz   the reliability jobs CI runs
+#   make install [PREFIX=/usr/local] [DESTDIR=...]   programs, libddad (shared
+#                and static), headers, CMake package, ddad.pc
 BUILD ?= build
+PREFIX ?= /usr/local
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build test test-all demo bench sanitize fuzz clean
+.PHONY: all deps build test test-all demo bench sanitize fuzz clean install
 
 all: build
 
@@ -40,6 +43,9 @@ sanitize:
 fuzz:
 	@scripts/install-deps.sh --fuzz
 	@.ci/fuzz.sh
+
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

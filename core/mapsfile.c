@@ -230,11 +230,17 @@ static ddad_status_t expect_shape(ddad_h5_t *h5, const char *name, const int64_t
     return DDAD_OK;
 }
 
-/* Format and version attributes. */
+/* Format and version attributes: optional (the minimum layout of another
+ * method's maps has neither), checked when present. */
 static ddad_status_t check_format(ddad_h5_t *h5)
 {
     char *fmt = NULL;
     int64_t ver = 0;
+    if (!ddad_h5_has_attr(h5, "/", "format")) {
+        if (ddad_h5_has_attr(h5, "/", "format_version"))
+            return ddad_fail(DDAD_STATUS_DATA, "format_version without a format attribute");
+        return DDAD_OK;
+    }
     ddad_status_t st = ddad_h5_get_attr_str(h5, "/", "format", &fmt);
     if (st == DDAD_OK && strcmp(fmt, DDAD_MAPSFILE_FORMAT) != 0)
         st = ddad_fail(DDAD_STATUS_DATA, "format attribute is \"%s\", expected \"%s\"", fmt, DDAD_MAPSFILE_FORMAT);
@@ -278,8 +284,15 @@ static ddad_status_t read_info(ddad_mapsfile_t *f)
     int ndim;
     size_t nnames = 0;
     DDAD_TRY(check_format(f->h5));
+    if (!ddad_h5_has_attr(f->h5, "/", "category"))
+        return ddad_fail(DDAD_STATUS_DATA, "no root attribute 'category' (the minimum layout: /maps, /masks, /labels, "
+                         "/names and a string attribute category on the root group; README \"Maps files\")");
     DDAD_TRY(ddad_h5_get_attr_str(f->h5, "/", "category", &in->category));
-    DDAD_TRY(ddad_h5_get_attr_str(f->h5, "/", "resolution", &in->resolution));
+    if (ddad_h5_has_attr(f->h5, "/", "resolution")) {
+        DDAD_TRY(ddad_h5_get_attr_str(f->h5, "/", "resolution", &in->resolution));
+    } else if (!(in->resolution = strdup("unknown"))) {
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
+    }
     DDAD_TRY(ddad_h5_shape(f->h5, "maps", shape, &ndim));
     if (ndim != 3)
         return ddad_fail(DDAD_STATUS_DATA, "/maps has rank %d, expected (N, H, W)", ndim);

@@ -27,6 +27,12 @@
  *   or "original"), and any string attributes set with _set_attr (the
  *   resolved configuration; use a "config." prefix by convention).
  *
+ * Minimum layout on input (another method's maps, evaluated with ddad's
+ * metrics): /maps (any float type), /masks (any integer type), /labels,
+ * /names and the root string attribute category; /scores, format,
+ * format_version and resolution are optional (resolution reads as
+ * "unknown"); format and format_version are checked only when present.
+ *
  * The writer writes to "<path>.partial" and renames on _finish, so a maps
  * file is complete or absent; rows go to disk as they come, so no category
  * is ever held in memory. Ownership: handles are freed by their _free/_close

@@ -8,7 +8,7 @@
  *              [--defects a,b,...] [--foreign DIR]
  *
  * Exit codes: 0 ok, 2 usage, 4 data (--from-images: no usable image), 5 I/O
- * (see core/status.h). */
+ * (see include/ddad/status.h). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>

@@ -4,12 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "runtime.h"
+#include "cli.h"
 #include "config.h"
 #include "ddad_version.h"
 #include "eval_run.h"
+#include "eval_tiff_maps.h"
 #include "report.h"
 
 #define MAX_SETS 64
@@ -18,13 +21,16 @@ static const char usage_text[] =
     "usage: ddad-eval CONFIG [options]                    evaluate one trained run\n"
     "       ddad-eval --all-categories [CONFIG] [options]  evaluate many runs, one table\n"
     "       ddad-eval --maps FILE [--pro-limit L] [--format F]   metrics of a maps file\n"
+    "       ddad-eval --maps-dir DIR --data ROOT [--categories a,b]  metrics of TIFF maps\n"
     "\n"
     "Evaluates the EMA weights of the latest checkpoint in the run folder of CONFIG\n"
     "(run.dir/<format>/<category>[/run.name]) on the test split and writes, in the run\n"
     "folder: maps.h5 (maps, masks, scores, per-timestep /kl_maps and /feat_maps, the\n"
     "config), metrics.json, metrics.csv, roc/pro curve data (.dat) and roc.png / pro.png\n"
-    "(gnuplot), threshold.json (the deployment threshold: max over good training images)\n"
-    "and, with --save-images, heat map / binary mask / overlay PNGs. A unified run\n"
+    "(gnuplot), threshold.json (deployment thresholds by eval.threshold_rule, default max,\n"
+    "on the held-out good images of data.val_split, else on good training images, with\n"
+    "their provenance; ddad-predict and the scoring API use it) and, with --save-images,\n"
+    "heat map / binary mask / overlay PNGs on the calibrated scale. A unified run\n"
     "(data.category a list or \"all\") is evaluated per category, into <run>/<category>/.\n"
     "\n"
     "options:\n"
@@ -34,7 +40,8 @@ static const char usage_text[] =
     "  --format F           table (default), csv or json: the metrics on stdout\n"
     "  --pro-limit L        AU-PRO integration limit (default eval.pro_limit, 0.3)\n"
     "  --save-images        per-image PNGs (also eval.save_images: true)\n"
-    "  --threshold-images N good training images the deployment threshold is fitted on (8)\n"
+    "  --threshold-images N good training images the deployment threshold is fitted on when\n"
+    "                       data.val_split holds none out (8)\n"
     "  --threshold-f1       binary masks at the test-split pixel F1-max threshold\n"
     "                       (optimistic: tuned on the test split; labelled so)\n"
     "  --quiet              no per-image lines on stderr\n"
@@ -43,7 +50,15 @@ static const char usage_text[] =
     "  --categories a,b,c   categories to evaluate (default: the 15 MVTec AD categories,\n"
     "                       <config-dir>/<category>.yaml each; with a unified CONFIG: its\n"
     "                       categories, all from the one unified run)\n"
-    "  --maps FILE          metrics of an existing maps file, without the model\n"
+    "  --maps FILE          metrics of an existing maps file (ddad's, or any HDF5 file with\n"
+    "                       the minimum layout: README \"Maps files\"), without the model\n"
+    "  --export-maps DIR    also write every test map as a float TIFF at the image's original\n"
+    "                       size, DIR/<category>/test/<defect>/<image>.tiff (MVTec's evaluation\n"
+    "                       script reads this layout)\n"
+    "  --maps-dir DIR       evaluate such a folder of TIFF maps (any method's) against the\n"
+    "                       ground truth of --data ROOT (--data-format mvtec, visa, btad,\n"
+    "                       folder; default mvtec) with ddad's metrics; image score = max\n"
+    "  --print-config       print the resolved configuration (YAML) and exit\n"
     "  --help, --version\n"
     "\n"
     "With --all-categories, runs or data that are missing are reported in the table notes\n"
@@ -57,10 +72,11 @@ typedef struct args {
     const char *config;
     const char *sets[MAX_SETS];
     size_t n_sets;
-    const char *checkpoint, *device, *maps, *config_dir, *categories;
+    const char *checkpoint, *device, *maps, *config_dir, *categories, *export_maps, *maps_dir, *data_root;
+    ddad_dataset_format_t data_format;
     ddad_report_format_t format;
     double pro_limit;        /* NaN = from the config */
-    bool save_images, quiet, all, threshold_f1;
+    bool save_images, quiet, all, threshold_f1, print_config;
     int threshold_images;
 } args_t;
 
@@ -130,6 +146,21 @@ static int parse_args(int argc, char **argv, args_t *a)
             a->save_images = true;
         } else if (!strcmp(s, "--threshold-f1")) {
             a->threshold_f1 = true;
+        } else if (!strcmp(s, "--export-maps")) {
+            NEXT();
+            a->export_maps = argv[++i];
+        } else if (!strcmp(s, "--maps-dir")) {
+            NEXT();
+            a->maps_dir = argv[++i];
+        } else if (!strcmp(s, "--data")) {
+            NEXT();
+            a->data_root = argv[++i];
+        } else if (!strcmp(s, "--data-format")) {
+            NEXT();
+            if (ddad_dataset_format_parse(argv[++i], &a->data_format) != DDAD_OK)
+                return usage_error("--data-format: '%s' is not mvtec, visa, btad or folder", argv[i]);
+        } else if (!strcmp(s, "--print-config")) {
+            a->print_config = true;
         } else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {
             a->quiet = true;
         } else if (!strcmp(s, "--all-categories")) {
@@ -152,10 +183,21 @@ static int parse_args(int argc, char **argv, args_t *a)
         }
 #undef NEXT
     }
-    if (!a->maps && !a->all && !a->config)
+    if (a->maps_dir && (a->maps || a->config || a->all))
+        return usage_error("%s", "--maps-dir takes no CONFIG, --maps or --all-categories");
+    if (a->maps_dir && !a->data_root)
+        return usage_error("%s", "--maps-dir needs --data ROOT (the data set with the ground truth)");
+    if (a->data_root && !a->maps_dir)
+        return usage_error("%s", "--data goes with --maps-dir");
+    if (a->export_maps && (a->maps || a->maps_dir))
+        return usage_error("%s", "--export-maps writes the maps of an evaluation: give a CONFIG or --all-categories");
+    if (!a->maps && !a->all && !a->config && !a->maps_dir)
         return usage_error("%s", "no CONFIG given");
     if (a->maps && (a->config || a->all))
         return usage_error("%s", "--maps takes no CONFIG and no --all-categories");
+    if (a->print_config && (a->maps || a->all))
+        return usage_error("%s", "--print-config prints the configuration of one CONFIG (not with --maps or "
+                                 "--all-categories)");
     return 0;
 }
 
@@ -163,6 +205,11 @@ static int fail_exit(ddad_status_t st)
 {
     fprintf(stderr, "ddad-eval: error: %s\n", ddad_last_error());
     return ddad_status_exit_code(st);
+}
+
+static int cmp_names(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
 static int run_maps(const args_t *a)
@@ -174,6 +221,61 @@ static int run_maps(const args_t *a)
         return fail_exit(st);
     st = ddad_report_write(stdout, &rec, 1, a->format);
     return st == DDAD_OK ? 0 : fail_exit(st);
+}
+
+/* Metrics of a folder of TIFF maps in MVTec's layout against ROOT's ground
+ * truth, one row per category (every sub-folder of DIR, or --categories). */
+static int run_maps_dir(const args_t *a)
+{
+    ddad_metrics_record_t recs[EVAL_MAX_CATEGORIES];
+    size_t n = 0;
+    double limit = isnan(a->pro_limit) ? 0.3 : a->pro_limit;
+    const char *names[EVAL_MAX_CATEGORIES];
+    size_t nn = 0;
+    char list[4096];
+    DIR *d = NULL;
+    if (a->categories) {
+        snprintf(list, sizeof list, "%s", a->categories);
+        for (char *tok = strtok(list, ","); tok && nn < EVAL_MAX_CATEGORIES; tok = strtok(NULL, ","))
+            if (*tok)
+                names[nn++] = tok;
+    } else if ((d = opendir(a->maps_dir))) {
+        static char found[EVAL_MAX_CATEGORIES][256];
+        struct dirent *de;
+        while ((de = readdir(d)) && nn < EVAL_MAX_CATEGORIES) {
+            char p[8192];
+            struct stat sb;
+            snprintf(p, sizeof p, "%s/%s/test", a->maps_dir, de->d_name);
+            if (de->d_name[0] != '.' && strlen(de->d_name) < 256 && stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+                snprintf(found[nn], sizeof found[nn], "%s", de->d_name);
+                names[nn] = found[nn];
+                nn++;
+            }
+        }
+        closedir(d);
+        qsort(names, nn, sizeof *names, cmp_names);
+    }
+    if (nn == 0) {
+        fprintf(stderr, "ddad-eval: %s holds no <category>/test folder of TIFF maps (MVTec's layout "
+                "DIR/<category>/test/<defect>/<image>.tiff)\n", a->maps_dir);
+        return ddad_status_exit_code(DDAD_STATUS_DATA);
+    }
+    ddad_status_t last = DDAD_OK;
+    for (size_t i = 0; i < nn; i++) {
+        ddad_status_t st = eval_maps_dir(a->maps_dir, a->data_root, a->data_format, names[i], limit, &recs[n]);
+        if (st == DDAD_OK) {
+            n++;
+            continue;
+        }
+        last = st;
+        fprintf(stderr, "ddad-eval: %s\n", ddad_last_error());
+    }
+    if (n > 0) {
+        ddad_status_t st = ddad_report_write(stdout, recs, n, a->format);
+        if (st != DDAD_OK)
+            return fail_exit(st);
+    }
+    return last == DDAD_OK ? 0 : ddad_status_exit_code(last);
 }
 
 static ddad_status_t load_config(const args_t *a, const char *path, ddad_config_t *cfg)
@@ -199,6 +301,7 @@ static eval_opts_t opts_of(const args_t *a, const ddad_config_t *cfg)
     o.quiet = a->quiet;
     o.threshold_images = a->threshold_images;
     o.threshold_f1 = a->threshold_f1;
+    o.export_maps = a->export_maps;
     return o;
 }
 
@@ -341,6 +444,8 @@ static int run_one(const args_t *a)
     ddad_status_t st = load_config(a, a->config, &cfg);
     if (st != DDAD_OK)
         return fail_exit(st);
+    if (a->print_config)
+        return ddad_cli_print_config(&cfg);
     if (!a->quiet)
         ddad_config_print(&cfg, stderr, DDAD_CONFIG_FORMAT_TABLE);
     ddad_metrics_record_t recs[EVAL_MAX_CATEGORIES];
@@ -366,6 +471,8 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     if (a.maps)
         return run_maps(&a);
+    if (a.maps_dir)
+        return run_maps_dir(&a);
     if (a.all)
         return run_all(&a);
     return run_one(&a);

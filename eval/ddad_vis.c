@@ -29,6 +29,7 @@
 
 #include "runtime.h"
 #include "colormap.h"
+#include "cli.h"
 #include "config.h"
 #include "dataset.h"
 #include "ddad_version.h"
@@ -63,6 +64,7 @@ static const char *usage_text =
     "  --device D          cpu, cuda or cuda:N (overrides the config's device)\n"
     "  --colormap NAME     viridis (default) or inferno\n"
     "  --print-run-dir     print the run folder of CONFIG (after --set) and exit\n"
+    "  --print-config      print the resolved configuration (YAML) and exit\n"
     "  --help, --version\n"
     "\n"
     "exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 data (missing run, checkpoint,\n"
@@ -80,7 +82,7 @@ typedef struct vis_args {
     const char *checkpoint;
     const char *device;
     ddad_colormap_t cm;
-    bool print_run_dir;
+    bool print_run_dir, print_config;
 } vis_args_t;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -110,6 +112,8 @@ static int parse_args(int argc, char **argv, vis_args_t *a)
             return 0;
         } else if (!strcmp(s, "--print-run-dir")) {
             a->print_run_dir = true;
+        } else if (!strcmp(s, "--print-config")) {
+            a->print_config = true;
         } else if (!strcmp(s, "--all-test")) {
             a->all_test = true;
             selectors++;
@@ -715,6 +719,8 @@ int main(int argc, char **argv)
         what = "config";
         goto done;
     }
+    if (args.print_config)
+        return ddad_cli_print_config(&c.cfg);
     if (args.print_run_dir) {
         if ((st = ddad_config_run_dir(&c.cfg, c.run_dir, sizeof c.run_dir))) {
             what = "run folder";

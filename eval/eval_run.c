@@ -13,9 +13,11 @@
 #include "dataset.h"
 #include "eval_curves.h"
 #include "eval_images.h"
+#include "eval_tiff_maps.h"
 #include "loader.h"
 #include "mapsfile.h"
 #include "report.h"
+#include "run.h"
 #include "nn/checkpoint.h"
 #include "nn/reference.h"
 #include "nn/score.h"
@@ -27,23 +29,6 @@ eval_opts_t eval_opts_default(void)
     eval_opts_t o = {.checkpoint = NULL, .pro_limit = 0.3, .save_images = false, .quiet = false,
                      .threshold_images = 8, .threshold_f1 = false};
     return o;
-}
-
-static ddad_status_t mkdir_p(const char *path)
-{
-    char buf[DDAD_CONFIG_PATH_MAX + 128];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return ddad_fail(DDAD_STATUS_IO, "cannot create folder %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return ddad_fail(DDAD_STATUS_IO, "cannot create folder %s: %s", buf, strerror(errno));
-    return DDAD_OK;
 }
 
 static double now_s(void)
@@ -108,7 +93,9 @@ typedef struct pass {
     char **paths;                     /* (n) image files, for the PNGs             */
     char **stems;                     /* (n) "defect_stem"                         */
     double seconds;
-    float max_score, max_pixel, lo, hi;
+    float min_score, max_score, lo, hi;  /* over the pass: scores, map values */
+    float *cal_scores, *cal_maps;        /* (n), (n, S, S): calibration pass only */
+    int64_t n_defective;                 /* labelled defective images seen */
     bool quiet;
 } pass_t;
 
@@ -121,17 +108,21 @@ static ddad_status_t on_row(void *user, const ddad_score_row_t *row)
     p->seconds += row->seconds;
     if (row->score > p->max_score)
         p->max_score = row->score;
+    if (row->score < p->min_score)
+        p->min_score = row->score;
     for (int64_t q = 0; q < HW; q++) {
-        if (row->map[q] > p->max_pixel)
-            p->max_pixel = row->map[q];
         if (row->map[q] < p->lo)
             p->lo = row->map[q];
         if (row->map[q] > p->hi)
             p->hi = row->map[q];
     }
-    if (!p->wr)
+    if (!p->wr) {
+        p->cal_scores[row->index] = row->score;
+        memcpy(p->cal_maps + row->index * HW, row->map, (size_t)HW * sizeof *p->cal_maps);
         return DDAD_OK;
+    }
     const ddad_test_item_t *it = row->item;
+    p->n_defective += it->label != 0;
     const float *map = row->map, *kl = row->kl_steps, *fe = row->feat_steps;
     if (p->original) {
         if (it->orig_w != p->ow || it->orig_h != p->oh)
@@ -197,29 +188,6 @@ static ddad_status_t open_split(const ddad_config_t *cfg, const char *category, 
     return st;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.10g", v);
-    else
-        fputs("null", f);
-}
-
 typedef struct metrics_extra {
     const char *resolution;
     int64_t map_h, map_w;
@@ -240,7 +208,7 @@ static ddad_status_t write_metrics_json(const char *path, const ddad_config_t *c
         return ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", path, strerror(errno));
     char buf[512];
     fputs("{\n  \"category\": ", f);
-    json_str(f, r->category);
+    ddad_json_string(f, r->category);
     fprintf(f, ",\n  \"images\": %lld", (long long)r->images);
     const struct {
         const char *k;
@@ -253,17 +221,17 @@ static ddad_status_t write_metrics_json(const char *path, const ddad_config_t *c
                 {"images_per_s", x->seconds_per_image > 0 ? 1.0 / x->seconds_per_image : NAN}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         fprintf(f, ",\n  \"%s\": ", nums[i].k);
-        json_num(f, nums[i].v);
+        ddad_json_number(f, nums[i].v);
     }
     fputs(",\n  \"threshold_source\": ", f);
-    json_str(f, x->threshold_source);
+    ddad_json_string(f, x->threshold_source);
     fputs(",\n  \"resolution\": ", f);
-    json_str(f, x->resolution);
+    ddad_json_string(f, x->resolution);
     fprintf(f, ",\n  \"map_size\": [%lld, %lld]", (long long)x->map_h, (long long)x->map_w);
     fputs(",\n  \"feature_extractor\": ", f);
-    json_str(f, x->feature_weights);
+    ddad_json_string(f, x->feature_weights);
     fputs(",\n  \"checkpoint\": ", f);
-    json_str(f, x->checkpoint);
+    ddad_json_string(f, x->checkpoint);
     fprintf(f, ",\n  \"step\": %lld", x->step);
     fputs(",\n  \"score\": {", f);
     const char *keys[] = {"score.method",       "score.timesteps", "score.alpha",    "score.topk",
@@ -272,12 +240,12 @@ static ddad_status_t write_metrics_json(const char *path, const ddad_config_t *c
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         ddad_config_get_text(cfg, keys[i], buf, sizeof buf);
         fprintf(f, "%s\"%s\": ", i ? ", " : "", keys[i]);
-        json_str(f, buf);
+        ddad_json_string(f, buf);
     }
     fputs("}", f);
     fprintf(f, ",\n  \"ddad_version\": \"%s\", \"git_revision\": \"%s\"", DDAD_VERSION, DDAD_GIT_REVISION);
     fputs(",\n  \"notes\": ", f);
-    json_str(f, x->notes);
+    ddad_json_string(f, x->notes);
     fputs("\n}\n", f);
     if (fclose(f) != 0)
         return ddad_fail(DDAD_STATUS_IO, "writing %s failed", path);
@@ -374,7 +342,7 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
         snprintf(out_dir, sizeof out_dir, "%s/%s", c->run_dir, category);
     else
         snprintf(out_dir, sizeof out_dir, "%s", c->run_dir);
-    DDAD_TRY(mkdir_p(out_dir));
+    DDAD_TRY(ddad_run_mkdir_p(out_dir));
     DDAD_TRY(open_split(cfg, category, &ds, &test, &n_test, &train, &n_train, &val, &n_val));
 
     const int64_t S = cfg->data.image_size, T = (int64_t)cfg->score.timesteps.n;
@@ -398,35 +366,47 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
         c->model.reference = &ref;
     }
 
-    /* 1b. deployment threshold: max over the maps / scores of good images, the
-     * held-out ones when there are (data.val_split), else the last training images */
+    /* 1b. deployment threshold (eval.threshold_rule) on the calibration images:
+     * the held-out good ones when there are (data.val_split), else the last
+     * good training images; rule f1 is fitted on the test split in step 4 */
+    ddad_calib_rule_t rule;
+    DDAD_TRY(ddad_calib_rule_parse(cfg->eval.threshold_rule, &rule));
     const bool held_out = n_val > 0;
     const ddad_sample_t **thr_pool = held_out ? val : train;
     size_t n_pool = held_out ? n_val : n_train;
     int n_thr = held_out ? (int)n_val : (o->threshold_images < (int)n_train ? o->threshold_images : (int)n_train);
-    double image_thr = NAN, pixel_thr = NAN;
-    if (n_thr > 0) {
+    ddad_calibration_t cal;
+    memset(&cal, 0, sizeof cal);
+    snprintf(cal.category, sizeof cal.category, "%s", category);
+    cal.image_threshold = cal.pixel_threshold = NAN;
+    bool have_cal = false;
+    if (n_thr > 0 && rule.kind != DDAD_CALIB_RULE_F1) {
         ddad_testiter_opts_t to = {.image_size = (int)S, .mask_original_size = false,
                                    .mask_threshold = ds->mask_threshold};
         DDAD_TRY(ddad_testiter_create(&it, thr_pool + (n_pool - (size_t)n_thr), (size_t)n_thr, &to));
-        p.max_score = p.max_pixel = -INFINITY;
-        p.lo = INFINITY;
-        p.hi = -INFINITY;
+        p.cal_scores = malloc((size_t)n_thr * sizeof *p.cal_scores);
+        p.cal_maps = malloc((size_t)n_thr * (size_t)(S * S) * sizeof *p.cal_maps);
+        if (!p.cal_scores || !p.cal_maps) {
+            st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory for %d calibration maps", n_thr);
+            goto fail;
+        }
         p.n = n_thr;
+        p.min_score = p.lo = INFINITY;
+        p.max_score = p.hi = -INFINITY;
         DDAD_TRY(ddad_score_split(&c->model, it, class_id, on_row, &p));
         ddad_testiter_free(it);
         it = NULL;
-        image_thr = p.max_score;
-        pixel_thr = p.max_pixel;
-        if (c->n_thresholds < EVAL_MAX_CATEGORIES) {
-            eval_threshold_t *t = &c->thresholds[c->n_thresholds++];
-            snprintf(t->category, sizeof t->category, "%s", category);
-            t->image_threshold = image_thr;
-            t->pixel_threshold = pixel_thr;
-            t->images = n_thr;
-        }
+        ddad_calib_set_t set = {.scores = p.cal_scores, .maps = p.cal_maps, .n = (size_t)n_thr,
+                                .hw = (size_t)(S * S)};
+        if (held_out)
+            snprintf(cal.source, sizeof cal.source, "%d held-out good images of %s (data.val_split %g; not trained on)",
+                     n_thr, category, cfg->data.val_split);
+        else
+            snprintf(cal.source, sizeof cal.source, "the last %d good training images of %s (seen in training)",
+                     n_thr, category);
+        DDAD_TRY(ddad_calib_fit(&rule, &set, &cal));
+        have_cal = true;
     }
-
     /* 2. the test split */
     p.original = cfg->score.resolution == DDAD_SCORE_RESOLUTION_ORIGINAL;
     p.oh = p.ow = S;
@@ -473,8 +453,8 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
     DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "kl_maps", "mean over RGB of the KL map in bits, standardised per image "
                                                     "and timestep"));
     DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "feat_maps", "feature error at features.score_size, bilinear to the map size"));
-    p.max_score = p.max_pixel = -INFINITY;
-    p.lo = INFINITY;
+    p.min_score = p.lo = INFINITY;
+    p.max_score = -INFINITY;
     p.hi = -INFINITY;
     p.seconds = 0;
     double t0 = now_s();
@@ -508,21 +488,38 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
              p.original ? "original" : "model", (long long)p.oh, (long long)p.ow,
              p.original ? "" : ", masks resized with nearest neighbour");
 
-    /* 4. binary-mask threshold */
+    /* 4. rule f1: both thresholds from the labelled test split (optimistic) */
+    if (rule.kind == DDAD_CALIB_RULE_F1 && isfinite(rec->image_f1_threshold) && isfinite(rec->pixel_f1_threshold)) {
+        cal.image_threshold = (double)nextafterf((float)rec->image_f1_threshold, -INFINITY);
+        cal.pixel_threshold = (double)nextafterf((float)rec->pixel_f1_threshold, -INFINITY);
+        cal.image_min = p.min_score;
+        cal.image_max = p.max_score;
+        cal.pixel_min = p.lo;
+        cal.pixel_max = p.hi;
+        cal.images = (int)((int64_t)n_test - p.n_defective);
+        cal.defect_images = (int)p.n_defective;
+        cal.optimistic = true;
+        snprintf(cal.rule, sizeof cal.rule, "f1");
+        snprintf(cal.source, sizeof cal.source, "the labelled test split of %s (%zu images): optimistic, the "
+                 "threshold is fitted on the images it is evaluated on", category, n_test);
+        have_cal = true;
+    } else if (rule.kind == DDAD_CALIB_RULE_F1) {
+        ddad_log(DDAD_LOG_WARN, "%s: threshold rule f1 needs defective and good test images; no threshold stored",
+                 category);
+    }
+    if (have_cal && c->n_thresholds < EVAL_MAX_CATEGORIES)
+        c->thresholds[c->n_thresholds++] = cal;
+
+    /* binary masks of the images: the calibrated pixel threshold, or the
+     * test split's F1-max with --threshold-f1 (or when there is none) */
     double thr;
-    char thr_src[256];
-    if (o->threshold_f1 || !isfinite(pixel_thr)) {
+    char thr_src[600];
+    if (o->threshold_f1 || !isfinite(cal.pixel_threshold)) {
         thr = rec->pixel_f1_threshold;
         snprintf(thr_src, sizeof thr_src, "test-split F1-max (optimistic)");
     } else {
-        thr = pixel_thr;
-        if (held_out)
-            snprintf(thr_src, sizeof thr_src,
-                     "max anomaly-map value over %d held-out good images (data.val_split; not trained on)", n_thr);
-        else
-            snprintf(thr_src, sizeof thr_src,
-                     "max anomaly-map value over %d good training images (seen in training; deployment default)",
-                     n_thr);
+        thr = cal.pixel_threshold;
+        snprintf(thr_src, sizeof thr_src, "rule %s over %s", cal.rule, cal.source);
     }
 
     /* 5. files */
@@ -548,7 +545,7 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
     if (o->save_images || cfg->eval.save_images) {
         char img_dir[DDAD_CONFIG_PATH_MAX + 160];
         snprintf(img_dir, sizeof img_dir, "%s/images", out_dir);
-        DDAD_TRY(mkdir_p(img_dir));
+        DDAD_TRY(ddad_run_mkdir_p(img_dir));
         ddad_mapsfile_t *mf = NULL;
         float *map = malloc((size_t)OHW * sizeof *map);
         if (!map) {
@@ -556,11 +553,15 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
             goto fail;
         }
         st = ddad_mapsfile_open(&mf, maps_path);
+        /* colours on the calibrated fixed scale (0.5 = pixel threshold) when
+         * known, so a good image looks good; else the split's own range */
         eval_images_opts_t io = {.lo = p.lo, .hi = p.hi, .threshold = (float)thr};
+        if (!o->threshold_f1 && ddad_calib_has_statistics(&cal))
+            io.calib = &cal;
         for (size_t i = 0; st == DDAD_OK && i < n_test; i++) {
             st = ddad_mapsfile_read_image(mf, (int64_t)i, map, NULL);
             if (st == DDAD_OK)
-                st = eval_images_write(map, p.oh, p.ow, p.paths[i], img_dir, p.stems[i], &io);
+                st = eval_images_write(map, p.oh, p.ow, NULL, p.paths[i], img_dir, p.stems[i], &io);
         }
         ddad_mapsfile_close(mf);
         free(map);
@@ -571,6 +572,11 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
     }
     fprintf(stderr, "%s: wrote %s, metrics.json, metrics.csv, curves%s in %s\n", category, "maps.h5",
             pngs ? " (roc.png, pro.png)" : "", out_dir);
+    if (o->export_maps) {
+        DDAD_TRY(eval_export_tiffs(maps_path, test, n_test, o->export_maps, category));
+        fprintf(stderr, "%s: TIFF maps at the original resolution in %s/%s/test\n", category, o->export_maps,
+                category);
+    }
 fail:
     ddad_testiter_free(it);
     ddad_mapsfile_writer_free(p.wr);
@@ -586,6 +592,8 @@ fail:
     free(p.map_o);
     free(p.kl_o);
     free(p.feat_o);
+    free(p.cal_scores);
+    free(p.cal_maps);
     free(test);
     free(train);
     free(val);
@@ -599,75 +607,11 @@ fail:
 
 /* ---- threshold.json ------------------------------------------------------------ */
 
-/* Reads the entries of an existing file (written by this program). */
-static void read_existing(const char *path, eval_threshold_t *out, size_t *n, size_t cap)
-{
-    *n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    char line[1024];
-    while (fgets(line, sizeof line, f) && *n < cap) {
-        eval_threshold_t t;
-        memset(&t, 0, sizeof t);
-        char *p = strstr(line, "\"category\": \"");
-        if (!p)
-            continue;
-        p += strlen("\"category\": \"");
-        char *q = strchr(p, '"');
-        if (!q || (size_t)(q - p) >= sizeof t.category)
-            continue;
-        memcpy(t.category, p, (size_t)(q - p));
-        char *a = strstr(q, "\"image_threshold\":"), *b = strstr(q, "\"pixel_threshold\":"), *c = strstr(q, "\"images\":");
-        if (!a || !b)
-            continue;
-        t.image_threshold = strtod(a + strlen("\"image_threshold\":"), NULL);
-        t.pixel_threshold = strtod(b + strlen("\"pixel_threshold\":"), NULL);
-        t.images = c ? atoi(c + strlen("\"images\":")) : 0;
-        out[(*n)++] = t;
-    }
-    fclose(f);
-}
-
 ddad_status_t eval_ctx_write_thresholds(eval_ctx_t *c)
 {
     if (c->n_thresholds == 0)
         return DDAD_OK;
-    char path[DDAD_CONFIG_PATH_MAX + 32], tmp[DDAD_CONFIG_PATH_MAX + 48];
-    snprintf(path, sizeof path, "%s/threshold.json", c->run_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    eval_threshold_t all[EVAL_MAX_CATEGORIES * 2];
-    size_t n = 0;
-    read_existing(path, all, &n, EVAL_MAX_CATEGORIES);
-    for (size_t i = 0; i < c->n_thresholds; i++) {
-        size_t j = 0;
-        while (j < n && strcmp(all[j].category, c->thresholds[i].category))
-            j++;
-        all[j] = c->thresholds[i];
-        if (j == n)
-            n++;
-    }
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "{\n  \"format\": \"ddad-threshold\", \"format_version\": 1,\n"
-               "  \"source\": \"max over good training images (seen in training) of the image score and of the "
-               "anomaly map\",\n  \"checkpoint\": ");
-    json_str(f, c->checkpoint);
-    fputs(",\n  \"thresholds\": [\n", f);
-    for (size_t i = 0; i < n; i++) {
-        fputs("    {\"category\": ", f);
-        json_str(f, all[i].category);
-        fputs(", \"image_threshold\": ", f);
-        json_num(f, all[i].image_threshold);
-        fputs(", \"pixel_threshold\": ", f);
-        json_num(f, all[i].pixel_threshold);
-        fprintf(f, ", \"images\": %d}%s\n", all[i].images, i + 1 < n ? "," : "");
-    }
-    fputs("  ]\n}\n", f);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return ddad_fail(DDAD_STATUS_IO, "writing %s failed", path);
-    }
-    return DDAD_OK;
+    char path[DDAD_CONFIG_PATH_MAX + 32];
+    ddad_calib_path(path, sizeof path, c->run_dir);
+    return ddad_calib_file_update(path, c->checkpoint, c->thresholds, c->n_thresholds);
 }

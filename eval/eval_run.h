@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "calib.h"
 #include "config.h"
 #include "nn/model.h"
 #include "report.h"
@@ -37,19 +38,16 @@ typedef struct eval_opts {
     double pro_limit;        /* AU-PRO integration limit                         */
     bool save_images;        /* per-image PNGs (also eval.save_images)           */
     bool quiet;              /* no per-image lines                               */
-    int threshold_images;    /* good training images the threshold is fitted on  */
+    int threshold_images;    /* good training images the threshold is fitted on
+                                when no image is held out (data.val_split 0)   */
     bool threshold_f1;       /* binary masks at the test-split F1-max threshold  */
+    const char *export_maps; /* TIFF maps in MVTec's layout under this folder, or NULL */
 } eval_opts_t;
 
 eval_opts_t eval_opts_default(void);
 
 #define EVAL_MAX_CATEGORIES 32
 
-typedef struct eval_threshold {
-    char category[DDAD_CONFIG_NAME_MAX];
-    double image_threshold, pixel_threshold;
-    int images;
-} eval_threshold_t;
 
 typedef struct eval_ctx {
     ddad_config_t cfg;
@@ -59,7 +57,7 @@ typedef struct eval_ctx {
     long long step;
     ddad_model_t model;
     bool model_ready;
-    eval_threshold_t thresholds[EVAL_MAX_CATEGORIES];
+    ddad_calibration_t thresholds[EVAL_MAX_CATEGORIES]; /* fitted per category, written by _write_thresholds */
     size_t n_thresholds;
 } eval_ctx_t;
 

@@ -1,5 +1,5 @@
 /* tests/test_nn_score.c - anomaly maps and scores (core/nn/score.h) and the
- * deployment API (core/ddad.h), on the tiny 32-px model with random weights.
+ * deployment API (include/ddad/ddad.h), on the tiny 32-px model with random weights.
  *
  * Oracles: ddad_anomaly_step (tested against the authors' code in
  * test_nn_diffusion) for one timestep with the same noise; hand-computed

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "nn/trainer.h"
 #include "status.h"
@@ -114,6 +115,10 @@ int main(int argc, char **argv)
         rc = fail(st, NULL);
         train_args_free(&args);
         return rc;
+    }
+    if (args.print_config) {
+        train_args_free(&args);
+        return ddad_cli_print_config(&cfg);
     }
     ddad_dist_t *dist = NULL;
     st = join_group(&cfg, &dist, args.quiet);

@@ -25,6 +25,7 @@ static void usage(FILE *out)
             "  --device D       cpu, cuda or cuda:N (same as --set device=D)\n"
             "  --dry-run        check config, data (every image header), weights files, run folder and\n"
             "                   device; print the config and parameter counts; train nothing\n"
+            "  --print-config   print the resolved configuration (YAML) and exit; touches nothing else\n"
             "  --force          delete the run folder's old checkpoints and start over\n"
             "  --quiet          no config table, no progress; warnings and errors only\n"
             "  --help, -h       this text\n"
@@ -69,6 +70,8 @@ int train_args_parse(train_args_t *a, int argc, char **argv)
             a->resume = true;
         } else if (!strcmp(s, "--dry-run")) {
             a->dry_run = true;
+        } else if (!strcmp(s, "--print-config")) {
+            a->print_config = true;
         } else if (!strcmp(s, "--force")) {
             a->force = true;
         } else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {

@@ -16,7 +16,7 @@ typedef struct train_args {
     const char **sets;   /* (n_sets) "key=value" borrowed from argv; malloc'ed array */
     size_t n_sets;
     const char *device;  /* --device D, or NULL                             */
-    bool resume, dry_run, force, quiet;
+    bool resume, dry_run, force, quiet, print_config;
 } train_args_t;
 
 /* Parses argv. Returns -1 when the program should run, otherwise the exit

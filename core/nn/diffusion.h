@@ -44,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../status.h"
+#include "status.h"
 #include "../torch/tensor.h"
 #include "unet.h"
 

@@ -160,7 +160,7 @@ ddad_status_t ddad_params_clone(ddad_params_t *out, const ddad_params_t *src)
     for (size_t i = 0; i < src->n; i++) {
         int64_t shape[DDAD_MAX_DIMS];
         int nd = ddad_tensor_shape(src->items[i].tensor, shape, DDAD_MAX_DIMS);
-        ddad_tensor_t *t;
+        ddad_tensor_t *t = NULL;
         ddad_status_t st = params_add(out, &t, src->items[i].name, shape, nd, src->items[i].trainable);
         if (st == DDAD_OK)
             st = ddad_copy_(t, src->items[i].tensor);

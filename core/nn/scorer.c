@@ -1,5 +1,5 @@
-/* core/nn/scorer.c - the deployment API of core/ddad.h on top of score.h. */
-#include "../ddad.h"
+/* core/nn/scorer.c - the deployment API of include/ddad/ddad.h on top of score.h. */
+#include "ddad.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../calib.h"
 #include "../image.h"
 #include "checkpoint.h"
 #include "model.h"
@@ -19,9 +20,9 @@ struct ddad_scorer {
     char checkpoint[DDAD_CONFIG_PATH_MAX];
     char category[DDAD_CONFIG_NAME_MAX];
     int64_t class_id;
-    char *threshold_json;          /* threshold.json text, NULL when absent */
+    ddad_calib_file_t thresholds;  /* threshold.json, n = 0 when absent   */
     bool has_threshold;
-    float threshold, pixel_threshold;
+    ddad_calibration_t cal;        /* the current category's entry        */
     ddad_score_reference_t reference; /* score.normalize good: the category's held-out statistics */
 };
 
@@ -53,72 +54,33 @@ static void run_dir_of(const char *ckpt, char *buf, size_t cap)
     }
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF) {
-        if (n + 2 > cap) {
-            cap = cap ? 2 * cap : 1024;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        buf[n++] = (char)c;
-    }
-    fclose(f);
-    if (!buf)
-        buf = calloc(1, 1);
-    else
-        buf[n] = '\0';
-    return buf;
-}
-
-/* Reads "key": number after position from (NaN when absent or null). */
-static double json_number_after(const char *from, const char *key)
-{
-    char pat[96];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = strstr(from, pat);
-    if (!p)
-        return NAN;
-    p = strchr(p + strlen(pat), ':');
-    if (!p)
-        return NAN;
-    char *end = NULL;
-    double v = strtod(p + 1, &end);
-    return end == p + 1 ? NAN : v;
-}
-
-/* Picks the thresholds of s->category from threshold.json: the entry
- * {"category": "<name>", "image_threshold": x, "pixel_threshold": y, ...}. */
+/* The current category's entry of threshold.json. */
 static void select_threshold(ddad_scorer_t *s)
 {
-    s->has_threshold = false;
-    s->threshold = s->pixel_threshold = NAN;
-    if (!s->threshold_json)
-        return;
-    char pat[DDAD_CONFIG_NAME_MAX + 32];
-    snprintf(pat, sizeof pat, "\"category\": \"%s\"", s->category);
-    const char *p = strstr(s->threshold_json, pat);
-    if (!p)
-        return;
-    const char *end = strchr(p, '}');
-    double it = json_number_after(p, "image_threshold"), pt = json_number_after(p, "pixel_threshold");
-    const char *ip = strstr(p, "\"image_threshold\"");
-    if (!ip || (end && ip > end) || !isfinite(it))
-        return;
-    s->threshold = (float)it;
-    s->pixel_threshold = isfinite(pt) ? (float)pt : NAN;
-    s->has_threshold = true;
+    const ddad_calibration_t *e = ddad_calib_file_find(&s->thresholds, s->category);
+    s->has_threshold = e && isfinite(e->image_threshold);
+    memset(&s->cal, 0, sizeof s->cal);
+    s->cal.image_threshold = s->cal.pixel_threshold = NAN;
+    s->cal.image_min = s->cal.image_max = s->cal.pixel_min = s->cal.pixel_max = NAN;
+    if (e)
+        s->cal = *e;
+}
+
+ddad_status_t ddad_scorer_reload_calibration(ddad_scorer_t *s)
+{
+    if (!s)
+        return ddad_fail(DDAD_STATUS_USAGE, "scorer: NULL scorer");
+    ddad_calib_file_free(&s->thresholds);
+    char path[DDAD_CONFIG_PATH_MAX + 32];
+    ddad_calib_path(path, sizeof path, s->run_dir);
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        ddad_status_t st = ddad_calib_file_read(path, &s->thresholds);
+        if (st != DDAD_OK)
+            return ddad_fail_context(st, "reading the run's thresholds");
+    }
+    select_threshold(s);
+    return DDAD_OK;
 }
 
 ddad_status_t ddad_scorer_set_category(ddad_scorer_t *s, const char *category)
@@ -137,6 +99,12 @@ ddad_status_t ddad_scorer_set_category(ddad_scorer_t *s, const char *category)
 
 ddad_status_t ddad_scorer_open(ddad_scorer_t **out, const char *path, const char *device)
 {
+    return ddad_scorer_open_with(out, path, device, NULL, 0);
+}
+
+ddad_status_t ddad_scorer_open_with(ddad_scorer_t **out, const char *path, const char *device,
+                                    const char *const *overrides, int n_overrides)
+{
     *out = NULL;
     if (!path || !*path)
         return ddad_fail(DDAD_STATUS_USAGE, "scorer: no run folder or checkpoint given");
@@ -153,6 +121,10 @@ ddad_status_t ddad_scorer_open(ddad_scorer_t **out, const char *path, const char
     }
     ddad_config_t cfg;
     DDAD_TRY(ddad_checkpoint_read_config(s->checkpoint, &cfg));
+    for (int k = 0; k < n_overrides; k++)
+        DDAD_TRY(ddad_config_set(&cfg, overrides[k]));
+    if (n_overrides > 0)
+        DDAD_TRY(ddad_config_validate(&cfg));
     if (device && *device) {
         if (strlen(device) >= sizeof cfg.device) {
             st = ddad_fail(DDAD_STATUS_USAGE, "scorer: device name '%s' is too long", device);
@@ -166,9 +138,7 @@ ddad_status_t ddad_scorer_open(ddad_scorer_t **out, const char *path, const char
         flags |= DDAD_MODEL_WITH_FEATURES;
     DDAD_TRY(ddad_model_create(&s->model, &cfg, flags));
     DDAD_TRY(ddad_checkpoint_load(s->checkpoint, &s->model, NULL, NULL, NULL));
-    char tpath[DDAD_CONFIG_PATH_MAX + 32];
-    snprintf(tpath, sizeof tpath, "%s/threshold.json", s->run_dir);
-    s->threshold_json = read_text(tpath);
+    DDAD_TRY(ddad_scorer_reload_calibration(s));
     const char *first = NULL;
     if (ddad_config_categories(&s->model.cfg, &first, 1) < 1 || !first) {
         st = ddad_fail(DDAD_STATUS_CONFIG, "scorer: the run's config names no category");
@@ -186,48 +156,114 @@ fail:
     return st;
 }
 
-static ddad_status_t score_image(ddad_scorer_t *s, const ddad_image_t *img, ddad_scorer_result_t *res)
+int ddad_scorer_batch_size(const ddad_scorer_t *s)
 {
-    memset(res, 0, sizeof *res);
-    const int S = s->model.cfg.data.image_size;
+    if (!s)
+        return 1;
+    const ddad_config_score_t *sc = &s->model.cfg.score;
+    int64_t per = (int64_t)sc->timesteps.n * (sc->noise_draws > 0 ? sc->noise_draws : 1);
+    int64_t b = per > 0 ? sc->batch_size / per : 1;
+    return b < 1 ? 1 : (int)b;
+}
+
+/* Fills res from the model-size map of one image scored at size S. */
+static ddad_status_t fill_result(const ddad_scorer_t *s, const float *map, float score, int S, int w, int h,
+                                 ddad_scorer_result_t *res)
+{
+    const size_t n = (size_t)w * (size_t)h;
+    res->map = malloc(n * sizeof *res->map);
+    res->map_normalized = malloc(n * sizeof *res->map_normalized);
+    if (!res->map || !res->map_normalized)
+        return ddad_fail(DDAD_STATUS_NOMEM, "scorer: out of memory for a %dx%d map", w, h);
+    if (w == S && h == S)
+        memcpy(res->map, map, (size_t)S * S * sizeof *res->map);
+    else
+        ddad_score_resize_bilinear(map, S, S, res->map, h, w);
+    ddad_calib_normalize_map(&s->cal, res->map, res->map_normalized, n);
+    res->w = w;
+    res->h = h;
+    res->score = score;
+    res->threshold = (float)s->cal.image_threshold;
+    res->pixel_threshold = (float)s->cal.pixel_threshold;
+    res->is_anomalous = s->has_threshold && score > s->cal.image_threshold;
+    res->normalized = (float)ddad_calib_normalize_score(&s->cal, score);
+    return DDAD_OK;
+}
+
+/* Scores n images (any sizes) in batches of ddad_scorer_batch_size. */
+static ddad_status_t score_images(ddad_scorer_t *s, const ddad_image_t *imgs, int n, ddad_scorer_result_t *res)
+{
+    for (int i = 0; i < n; i++)
+        memset(&res[i], 0, sizeof res[i]);
+    if (n < 1)
+        return DDAD_OK;
+    const int S = s->model.cfg.data.image_size, B = ddad_scorer_batch_size(s);
+    const size_t chw = (size_t)3 * S * S, cap = (size_t)(n < B ? n : B);
+    float *x = malloc(cap * chw * sizeof *x);
+    int64_t *cls = malloc(cap * sizeof *cls), *ids = calloc(cap, sizeof *ids);
     ddad_image_t small = {0};
-    float *x = NULL;
     ddad_score_maps_t r;
     memset(&r, 0, sizeof r);
     ddad_status_t st = DDAD_OK;
-    const ddad_image_t *in = img;
-    if (img->w != S || img->h != S) {
-        DDAD_TRY(ddad_image_resize_bicubic(img, S, S, &small));
-        in = &small;
-    }
-    if (!(x = malloc((size_t)3 * S * S * sizeof *x))) {
-        st = ddad_fail(DDAD_STATUS_NOMEM, "scorer: out of memory");
+    if (!x || !cls || !ids) {
+        st = ddad_fail(DDAD_STATUS_NOMEM, "scorer: out of memory for a batch of %d images", B);
         goto fail;
     }
-    ddad_image_to_chw(in, x);
-    int64_t cls = s->class_id, id = 0;
-    DDAD_TRY(ddad_score_images(&s->model, x, &cls, &id, 1, &r));
-    res->map = malloc((size_t)img->w * (size_t)img->h * sizeof *res->map);
-    if (!res->map) {
-        st = ddad_fail(DDAD_STATUS_NOMEM, "scorer: out of memory");
-        goto fail;
+    for (int i0 = 0; i0 < n; i0 += B) {
+        const int nb = n - i0 < B ? n - i0 : B;
+        for (int j = 0; j < nb; j++) {
+            const ddad_image_t *img = &imgs[i0 + j], *in = img;
+            if (img->w != S || img->h != S) {
+                DDAD_TRY(ddad_image_resize_bicubic(img, S, S, &small));
+                in = &small;
+            }
+            ddad_image_to_chw(in, x + (size_t)j * chw);
+            ddad_image_free(&small);
+            cls[j] = s->class_id;
+            ids[j] = 0; /* same noise for every image: a given image always gets the same map */
+        }
+        DDAD_TRY(ddad_score_images(&s->model, x, cls, ids, nb, &r));
+        for (int j = 0; j < nb; j++)
+            DDAD_TRY(fill_result(s, r.map + (size_t)j * S * S, r.score[j], S, imgs[i0 + j].w, imgs[i0 + j].h,
+                                 &res[i0 + j]));
+        ddad_score_maps_free(&r);
     }
-    if (img->w == S && img->h == S)
-        memcpy(res->map, r.map, (size_t)S * S * sizeof *res->map);
-    else
-        ddad_score_resize_bilinear(r.map, S, S, res->map, img->h, img->w);
-    res->w = img->w;
-    res->h = img->h;
-    res->score = r.score[0];
-    res->threshold = s->threshold;
-    res->pixel_threshold = s->pixel_threshold;
-    res->is_anomalous = s->has_threshold && res->score > s->threshold;
 fail:
     ddad_score_maps_free(&r);
     ddad_image_free(&small);
     free(x);
+    free(cls);
+    free(ids);
     if (st != DDAD_OK)
-        ddad_scorer_result_free(res);
+        for (int i = 0; i < n; i++)
+            ddad_scorer_result_free(&res[i]);
+    return st;
+}
+
+static ddad_status_t score_image(ddad_scorer_t *s, const ddad_image_t *img, ddad_scorer_result_t *res)
+{
+    return score_images(s, img, 1, res);
+}
+
+ddad_status_t ddad_scorer_score_rgb_batch(ddad_scorer_t *s, const uint8_t *const *rgb, const int *w, const int *h,
+                                          int n, ddad_scorer_result_t *results)
+{
+    if (!s || !rgb || !w || !h || !results || n < 0)
+        return ddad_fail(DDAD_STATUS_USAGE, "scorer: need a scorer, n RGB buffers, their sizes and n results");
+    if (n == 0)
+        return DDAD_OK;
+    ddad_image_t *imgs = calloc((size_t)n, sizeof *imgs);
+    if (!imgs)
+        return ddad_fail(DDAD_STATUS_NOMEM, "scorer: out of memory");
+    for (int i = 0; i < n; i++) {
+        if (!rgb[i] || w[i] < 1 || h[i] < 1) {
+            free(imgs);
+            return ddad_fail(DDAD_STATUS_USAGE, "scorer: image %d has no buffer or a size of %dx%d", i, w[i], h[i]);
+        }
+        imgs[i] = (ddad_image_t){.w = w[i], .h = h[i], .c = 3, .data = (uint8_t *)rgb[i]};
+    }
+    ddad_status_t st = score_images(s, imgs, n, results);
+    free(imgs);
     return st;
 }
 
@@ -254,6 +290,33 @@ ddad_status_t ddad_scorer_score_file(ddad_scorer_t *s, const char *path, ddad_sc
 }
 
 bool ddad_scorer_has_threshold(const ddad_scorer_t *s) { return s && s->has_threshold; }
+const char *ddad_scorer_run_dir(const ddad_scorer_t *s) { return s ? s->run_dir : ""; }
+const char *ddad_scorer_category(const ddad_scorer_t *s) { return s ? s->category : ""; }
+
+int ddad_scorer_category_count(const ddad_scorer_t *s)
+{
+    return s ? (int)ddad_config_categories(&s->model.cfg, NULL, 0) : 0;
+}
+
+ddad_status_t ddad_scorer_calibration(const ddad_scorer_t *s, ddad_scorer_calibration_t *out)
+{
+    if (!s || !out)
+        return ddad_fail(DDAD_STATUS_USAGE, "scorer: need a scorer and an output");
+    memset(out, 0, sizeof *out);
+    out->image_threshold = out->pixel_threshold = NAN;
+    if (!s->has_threshold)
+        return ddad_fail(DDAD_STATUS_DATA, "%s holds no threshold for %s: run ddad-eval on the run, or "
+                         "ddad-predict --calib DIR with good images", s->run_dir, s->category);
+    out->image_threshold = (float)s->cal.image_threshold;
+    out->pixel_threshold = (float)s->cal.pixel_threshold;
+    snprintf(out->rule, sizeof out->rule, "%s", s->cal.rule);
+    snprintf(out->source, sizeof out->source, "%s", s->cal.source);
+    out->images = s->cal.images;
+    out->defect_images = s->cal.defect_images;
+    out->optimistic = s->cal.optimistic;
+    out->normalized = ddad_calib_has_statistics(&s->cal);
+    return DDAD_OK;
+}
 int ddad_scorer_image_size(const ddad_scorer_t *s) { return s ? s->model.cfg.data.image_size : 0; }
 const char *ddad_scorer_checkpoint(const ddad_scorer_t *s) { return s ? s->checkpoint : ""; }
 
@@ -262,6 +325,7 @@ void ddad_scorer_result_free(ddad_scorer_result_t *result)
     if (!result)
         return;
     free(result->map);
+    free(result->map_normalized);
     memset(result, 0, sizeof *result);
 }
 
@@ -271,6 +335,6 @@ void ddad_scorer_close(ddad_scorer_t *s)
         return;
     ddad_model_free(&s->model);
     ddad_reference_free(&s->reference);
-    free(s->threshold_json);
+    ddad_calib_file_free(&s->thresholds);
     free(s);
 }

@@ -16,7 +16,7 @@
 #define DDAD_NN_TENSOR_H5_H
 
 #include "../h5io.h"
-#include "../status.h"
+#include "status.h"
 #include "../torch/tensor.h"
 
 #ifdef __cplusplus

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "baselines.h"
+#include "cli.h"
 #include "config.h"
 #include "dataset.h"
 #include "ddad_version.h"
@@ -56,6 +57,7 @@ static const char usage_text[] =
     "  --dump FILE       HDF5 with the test images, masks, mean image, maps, scores, the\n"
     "                    patchnn feature maps, memory bank and nearest-neighbour distances\n"
     "  --quiet           no progress on stderr (progress is shown only on a terminal)\n"
+    "  --print-config    print the resolved configuration (YAML) and exit\n"
     "  --help, --version\n"
     "\n"
     "exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 data (missing or malformed\n"
@@ -71,7 +73,7 @@ typedef struct args {
     int grid;     /* 0 = features.score_size */
     double sigma;
     ddad_report_format_t format;
-    bool quiet;
+    bool quiet, print_config;
 } args_t;
 
 /* One (category, method) row of the output. */
@@ -153,6 +155,8 @@ static int parse_args(int argc, char **argv, args_t *a)
         } else if (!strcmp(s, "--version")) {
             printf(PROG " %s (%s)\n", DDAD_VERSION, DDAD_GIT_REVISION);
             return -1;
+        } else if (!strcmp(s, "--print-config")) {
+            a->print_config = true;
         } else if (!strcmp(s, "--set")) {
             NEXT();
             if (a->n_sets >= MAX_SETS)
@@ -749,6 +753,8 @@ int main(int argc, char **argv)
     ddad_status_t st = load_config(&a, &r.cfg);
     if (st != DDAD_OK)
         return fail_exit(st);
+    if (a.print_config)
+        return ddad_cli_print_config(&r.cfg);
     r.S = r.cfg.data.image_size;
     r.grid = a.grid > 0 ? a.grid : r.cfg.features.score_size;
     const char *cats[MAX_CATEGORIES];

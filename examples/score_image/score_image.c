@@ -1,14 +1,16 @@
-/* ddad-score-example - score images with a trained run through the public
- * API of core/ddad.h:
+/* score_image - score images with a trained run through the public API of
+ * the installed library (include/ddad/ddad.h, libddad.so):
  *
- *     ddad-score-example runs/mvtec/bottle part1.png part2.png
+ *     score_image runs/mvtec/bottle part1.png part2.png
  *
- * prints one line per image: path, score, threshold and verdict. Exit code 0
- * when every image was scored, else the status's exit code (4 data, 5 I/O...).
+ * prints one line per image: path, score, normalised score, threshold and
+ * verdict. Exit code 0 when every image was scored, else the status's exit
+ * code (4 data, 5 I/O...). Built in the tree as ddad-score-example, and
+ * outside it against an installed ddad (see CMakeLists.txt here).
  */
 #include <stdio.h>
 
-#include "ddad.h"
+#include <ddad.h>
 
 int main(int argc, char **argv)
 {
@@ -33,7 +35,7 @@ int main(int argc, char **argv)
             rc = ddad_status_exit_code(st);
             continue;
         }
-        printf("%s\tscore %.6f\tthreshold %.6f\t%s\n", argv[i], r.score, r.threshold,
+        printf("%s\tscore %.6f\tnormalized %.4f\tthreshold %.6f\t%s\n", argv[i], r.score, r.normalized, r.threshold,
                !ddad_scorer_has_threshold(s) ? "unknown" : r.is_anomalous ? "ANOMALOUS" : "ok");
         ddad_scorer_result_free(&r);
     }

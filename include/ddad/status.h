@@ -1,4 +1,4 @@
-/* core/status.h - status codes, the thread-local error message, logging.
+/* include/ddad/status.h - status codes, the thread-local error message, logging.
  *
  * Every fallible library call returns a ddad_status_t. On failure the call also
  * leaves a human-readable message (what failed, where, and a hint) in a
@@ -17,6 +17,8 @@
 #define DDAD_STATUS_H
 
 #include <stdarg.h>
+
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,16 +41,16 @@ typedef enum ddad_status {
 } ddad_status_t;
 
 /* Stable short name of a status, e.g. "config". Never NULL. */
-const char *ddad_status_str(ddad_status_t st);
+DDAD_API const char *ddad_status_str(ddad_status_t st);
 
 /* Documented process exit code for a status (README "Exit codes"):
  * 0 ok, 1 internal, 2 usage, 3 config, 4 data, 5 I/O, 6 numeric,
  * 7 device, 8 interrupted, 9 peer (distributed job). SHAPE maps to 1 (a programming error), NOMEM to 5. */
-int ddad_status_exit_code(ddad_status_t st);
+DDAD_API int ddad_status_exit_code(ddad_status_t st);
 
 /* The thread-local message of the last failure ("" if none). Owned by the
  * library, valid until the next failure on this thread. */
-const char *ddad_last_error(void);
+DDAD_API const char *ddad_last_error(void);
 
 /* Records a failure message (printf-style) and returns st, so that callers can
  * write: return ddad_fail(DDAD_STATUS_DATA, "%s: not a PNG file", path); */
@@ -74,8 +76,8 @@ typedef enum ddad_log_level {
 typedef void (*ddad_log_fn)(ddad_log_level_t level, const char *msg, void *user);
 
 /* Replace the log sink (NULL restores the default stderr sink). */
-void ddad_log_set_callback(ddad_log_fn fn, void *user);
-void ddad_log_set_level(ddad_log_level_t min_level);
+DDAD_API void ddad_log_set_callback(ddad_log_fn fn, void *user);
+DDAD_API void ddad_log_set_level(ddad_log_level_t min_level);
 void ddad_log(ddad_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

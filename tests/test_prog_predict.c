@@ -1,0 +1,455 @@
+/* tests/test_prog_predict.c - inspecting new images: ddad-eval's calibrated
+ * thresholds (every rule, provenance), ddad-predict (folders, patterns, a
+ * corrupt file among good ones, --calib, --save, formats, unified runs), the
+ * normalised scores, the Python binding against ddad-predict, TIFF map
+ * export and re-import, a foreign minimal maps file and --print-config.
+ * A tiny run at 32 px on synthetic data: one saved checkpoint of a freshly
+ * created model (the plumbing does not need a trained one). */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "nn/checkpoint.h"
+#include "nn/model.h"
+#include "synth.h"
+#include "testutil.h"
+
+static char *g_dir;
+static char g_run[4200];
+static bool g_ready;
+
+#define PREDICT "'%s/ddad-predict'"
+#define EVAL "'%s/ddad-eval'"
+
+static bool exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+static int make_run(const char *cfg_path, char *run, size_t cap)
+{
+    ddad_config_t cfg;
+    ddad_model_t m;
+    char ck[4400];
+    if (ddad_config_load(&cfg, cfg_path, NULL, 0) != DDAD_OK || ddad_config_run_dir(&cfg, run, cap) != DDAD_OK)
+        return -1;
+    if (ddad_test_system("mkdir -p '%s/checkpoints'", run) != 0)
+        return -1;
+    if (ddad_model_create(&m, &cfg, DDAD_MODEL_WITH_EMA | DDAD_MODEL_WITH_FEATURES) != DDAD_OK)
+        return -1;
+    ddad_checkpoint_path(ck, sizeof ck, run, 0);
+    ddad_checkpoint_state_t st;
+    memset(&st, 0, sizeof st);
+    int rc = ddad_checkpoint_save(ck, &m, NULL, NULL, &st) == DDAD_OK ? 0 : -1;
+    ddad_model_free(&m);
+    return rc;
+}
+
+static bool setup(void)
+{
+    if (g_ready)
+        return true;
+    g_dir = ddad_test_mkdtemp("prog-predict");
+    char root[4200], cfg[4200];
+    snprintf(root, sizeof root, "%s/synthetic", g_dir);
+    const char *cats[] = {"woven"};
+    ddad_synth_opts_t o = ddad_synth_opts_default();
+    o.out = root;
+    o.size = 32;
+    o.n_train = 8;
+    o.n_test_good = 3;
+    o.n_test_defect = 2;
+    o.categories = cats;
+    o.n_categories = 1;
+    if (ddad_synth_generate(&o, NULL, NULL) != DDAD_OK)
+        return false;
+    snprintf(cfg, sizeof cfg, "%s/woven.yaml", g_dir);
+    FILE *f = fopen(cfg, "w");
+    if (!f)
+        return false;
+    fprintf(f, "base: %s/configs/tiny.yaml\ndata:\n  root: %s\n  category: woven\n  val_split: 0.25\n"
+               "run:\n  dir: %s/runs\n",
+            ddad_test_source_dir(), root, g_dir);
+    fclose(f);
+    if (make_run(cfg, g_run, sizeof g_run) != 0) {
+        fprintf(stderr, "\n  %s", ddad_last_error());
+        return false;
+    }
+    /* the calibration of ddad-eval (rule max on the 2 held-out images) */
+    if (ddad_test_system(EVAL " '%s' --quiet > /dev/null 2>&1", ddad_test_bin_dir(), cfg) != 0)
+        return false;
+    g_ready = true;
+    return true;
+}
+
+/* Runs python with the test's folder, the run and the binaries in the
+ * environment; returns its exit status. */
+static int py(const char *code)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/check.py", g_dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs(code, f);
+    fclose(f);
+    return ddad_test_system("cd '%s' && DIR='%s' RUN='%s' BIN='%s' DDAD_LIBRARY='%s/../lib/libddad.so' "
+                            "PYTHONPATH='%s/python' '%s' '%s'",
+                            g_dir, g_dir, g_run, ddad_test_bin_dir(), ddad_test_bin_dir(), ddad_test_source_dir(),
+                            ddad_test_python(), path);
+}
+
+static void test_usage(void)
+{
+    const char *bin = ddad_test_bin_dir();
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " > /dev/null 2>&1", bin), 2);
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " --help | grep -q -- '--calib DIR'", bin), 0);
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " --help | grep -q '4 data'", bin), 0);
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " run > /dev/null 2>&1", bin), 2);              /* no INPUT */
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " run x.png --save bogus > /dev/null 2>&1", bin), 2);
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " run x.png --format xml > /dev/null 2>&1", bin), 2);
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " run x.png --rule max > /dev/null 2>&1", bin), 2); /* no --calib */
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " /nonexistent/run x.png > /dev/null 2>&1", bin), 2);
+}
+
+/* --print-config on every program that reads a config: the resolved YAML
+ * (after base: and --set), exit 0, without data, weights or device. */
+static void test_print_config(void)
+{
+    const char *bin = ddad_test_bin_dir();
+    char *dir = ddad_test_mkdtemp("print-config");
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "%s/c.yaml", dir);
+    FILE *f = fopen(cfg, "w");
+    fprintf(f, "base: %s/configs/tiny.yaml\ndata:\n  root: /nonexistent/data\nfeatures:\n  weights: /nonexistent/w.h5\n"
+               "run:\n  dir: %s/runs\n",
+            ddad_test_source_dir(), dir);
+    fclose(f);
+    const char *progs[] = {"ddad-train", "ddad-eval", "ddad-vis", "ddad-baselines", "ddad-predict"};
+    for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
+        int rc = ddad_test_system("'%s/%s' '%s' --print-config --set score.alpha=0.25 --device cuda:7 > '%s/out.yaml' "
+                                  "2>/dev/null && grep -q '^  alpha: 0.25' '%s/out.yaml' && "
+                                  "grep -q 'cuda:7' '%s/out.yaml' && grep -q '/nonexistent/data' '%s/out.yaml'",
+                                  bin, progs[i], cfg, dir, dir, dir, dir);
+        if (rc != 0)
+            fprintf(stderr, "\n  %s --print-config failed (%d)", progs[i], rc);
+        CU_ASSERT_EQUAL(rc, 0);
+        /* the printed config loads back */
+        ddad_config_t c;
+        char out[4300];
+        snprintf(out, sizeof out, "%s/out.yaml", dir);
+        CU_ASSERT_EQUAL(ddad_config_load(&c, out, NULL, 0), DDAD_OK);
+    }
+    /* nothing was created: no run folder */
+    char runs[4300];
+    snprintf(runs, sizeof runs, "%s/runs", dir);
+    CU_ASSERT(!exists(runs));
+    ddad_test_rmtree(dir);
+    free(dir);
+}
+
+/* ddad-eval's calibration: every rule, with its provenance. */
+static void test_eval_rules(void)
+{
+    CU_ASSERT_FATAL(setup());
+    CU_ASSERT_FATAL(ddad_test_python_has("json,numpy,h5py"));
+    const char *bin = ddad_test_bin_dir();
+    char cfg[4300];
+    snprintf(cfg, sizeof cfg, "%s/woven.yaml", g_dir);
+    const char *rules[] = {"max", "quantile:0.5", "fpr:0.5", "f1"};
+    for (size_t i = 0; i < 4; i++) {
+        int rc = ddad_test_system(EVAL " '%s' --quiet --set eval.threshold_rule=%s > /dev/null 2>&1 && "
+                                  "cp '%s/threshold.json' '%s/thr_%zu.json'",
+                                  bin, cfg, rules[i], g_run, g_dir, i);
+        CU_ASSERT_EQUAL(rc, 0);
+    }
+    CU_ASSERT_EQUAL(ddad_test_system(EVAL " '%s' --set eval.threshold_rule=fpr:2 > /dev/null 2>&1", bin, cfg), 3);
+    int rc = py("import json, os, h5py, numpy as np\n"
+                "D = os.environ['DIR']\n"
+                "t = [json.load(open(D + '/thr_%d.json' % i))['thresholds'][0] for i in range(4)]\n"
+                "for e in t: assert json.load(open(D + '/thr_0.json'))['format_version'] == 2\n"
+                "m, q, f, f1 = t\n"
+                "assert m['rule'] == 'max' and q['rule'] == 'quantile:0.5' and f['rule'] == 'fpr:0.5', t\n"
+                "assert m['images'] == 2 and m['defect_images'] == 0 and not m['optimistic'], m\n"
+                "assert 'held-out good images of woven (data.val_split 0.25' in m['source'], m['source']\n"
+                "# max = the largest held-out score; quantile 0.5 of two values = their mean;\n"
+                "# fpr:0.5 over 2 images flags at most one: the smaller value\n"
+                "lo, hi = m['image_min'], m['image_max']\n"
+                "assert m['image_threshold'] == hi, m\n"
+                "assert abs(q['image_threshold'] - (lo + hi) / 2) < 1e-6 * (1 + abs(hi)), q\n"
+                "assert f['image_threshold'] == lo, f\n"
+                "assert m['pixel_threshold'] == m['pixel_max'] and q['pixel_threshold'] < m['pixel_threshold']\n"
+                "# f1: fitted on the labelled test split, marked optimistic\n"
+                "assert f1['rule'] == 'f1' and f1['optimistic'] and f1['defect_images'] > 0, f1\n"
+                "assert 'optimistic' in f1['source'], f1\n"
+                "mf = h5py.File(os.environ['RUN'] + '/maps.h5', 'r')\n"
+                "s, y = mf['scores'][:], mf['labels'][:]\n"
+                "flag = s > f1['image_threshold']\n"
+                "tp = (flag & (y == 1)).sum(); fp = (flag & (y == 0)).sum(); fn = (~flag & (y == 1)).sum()\n"
+                "best = 0\n"
+                "for th in np.unique(s):\n"
+                "    fl = s >= th; a = (fl & (y == 1)).sum(); b = (fl & (y == 0)).sum(); c = (~fl & (y == 1)).sum()\n"
+                "    best = max(best, 2 * a / (2 * a + b + c))\n"
+                "assert abs(2 * tp / (2 * tp + fp + fn) - best) < 1e-9, (tp, fp, fn, best)\n");
+    CU_ASSERT_EQUAL(rc, 0);
+    /* back to the default calibration for the other tests */
+    CU_ASSERT_EQUAL(ddad_test_system("cp '%s/thr_0.json' '%s/threshold.json'", g_dir, g_run), 0);
+}
+
+/* ddad-predict on a folder with a corrupt image, a pattern and a missing
+ * file; --save; formats; the Python binding gives the same numbers. */
+static void test_predict_folder(void)
+{
+    CU_ASSERT_FATAL(setup());
+    CU_ASSERT_FATAL(ddad_test_python_has("json,numpy,tifffile,PIL"));
+    const char *bin = ddad_test_bin_dir();
+    char in[4300];
+    snprintf(in, sizeof in, "%s/new", g_dir);
+    CU_ASSERT_EQUAL_FATAL(ddad_test_system("mkdir -p '%s/sub' && cp '%s/synthetic/woven/test/good/'*.png '%s/' && "
+                                           "cp '%s/synthetic/woven/test/hole/000.png' '%s/sub/h.png' && "
+                                           "printf 'not an image' > '%s/broken.png' && "
+                                           "printf 'x' > '%s/notes.txt'",
+                                           in, g_dir, in, g_dir, in, in, in),
+                          0);
+    /* 3 good + 1 defect + 1 corrupt in the folder (notes.txt is not an
+     * image: ignored), one more via a pattern, one missing file */
+    int rc = ddad_test_system(PREDICT " '%s' '%s' '%s/synthetic/woven/test/colour/*.png' '%s/missing.png' "
+                              "--out '%s/pred' --save heat,overlay,mask,tiff --quiet > /dev/null 2> '%s/pred.err'",
+                              bin, g_run, in, g_dir, g_dir, g_dir, g_dir);
+    CU_ASSERT_EQUAL(rc, 4); /* some inputs failed, the rest scored */
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'broken.png' '%s/pred.err' && grep -q 'missing.png' '%s/pred.err'",
+                                     g_dir, g_dir),
+                    0);
+    rc = py("import csv, json, os, numpy as np, tifffile\n"
+            "from PIL import Image\n"
+            "from ddad import Scorer\n"
+            "D, RUN = os.environ['DIR'], os.environ['RUN']\n"
+            "rows = list(csv.DictReader(open(D + '/pred/predictions.csv')))\n"
+            "names = sorted(os.path.basename(r['path']) for r in rows)\n"
+            "assert len(rows) == 6, names\n"
+            "assert not any('broken' in r['path'] or 'notes' in r['path'] for r in rows), names\n"
+            "thr = json.load(open(RUN + '/threshold.json'))['thresholds'][0]\n"
+            "s = Scorer(RUN)\n"
+            "cal = s.calibration\n"
+            "assert cal['rule'] == 'max' and cal['images'] == 2 and cal['normalized'], cal\n"
+            "# output stems: the path below the folder given (or the file name), '/' -> '_', '_2' on collisions\n"
+            "stems, used = {}, set()\n"
+            "for r in rows:\n"
+            "    p = r['path']\n"
+            "    st = os.path.splitext(os.path.relpath(p, D + '/new') if p.startswith(D + '/new/') else os.path.basename(p))[0]\n"
+            "    st = st.replace('/', '_'); b, k = st, 2\n"
+            "    while st in used: st = '%s_%d' % (b, k); k += 1\n"
+            "    used.add(st); stems[p] = st\n"
+            "for r in rows:\n"
+            "    assert r['label'] in ('good', 'anomalous'), r\n"
+            "    sc = float(r['score'])\n"
+            "    assert (r['label'] == 'anomalous') == (sc > thr['image_threshold']), r\n"
+            "    u = min(1, max(0, (sc - thr['image_threshold']) / (thr['image_max'] - thr['image_min']) + 0.5))\n"
+            "    assert abs(float(r['normalized']) - u) < 1e-4, (r, u)\n"
+            "    assert float(r['threshold']) == float('%.6g' % thr['image_threshold'])\n"
+            "    # the binding scores image by image what ddad-predict scored in batches\n"
+            "    b = s.score(np.array(Image.open(r['path']).convert('RGB')))\n"
+            "    assert abs(b.score - sc) <= 1e-5 * (1 + abs(sc)), (b.score, sc)\n"
+            "    assert b.label == (r['label'] == 'anomalous')\n"
+            "    assert abs(b.normalized - float(r['normalized'])) < 1e-4\n"
+            "    stem = stems[r['path']]\n"
+            "    t = tifffile.imread(D + '/pred/maps/' + stem + '.tiff')\n"
+            "    assert t.dtype == np.float32 and t.shape == b.map.shape, (t.dtype, t.shape)\n"
+            "    assert np.abs(t - b.map).max() <= 1e-4 * (1 + np.abs(t).max()), np.abs(t - b.map).max()\n"
+            "    # the normalised map: 0.5 at the pixel threshold, same scale for every image\n"
+            "    un = np.clip((b.map - thr['pixel_threshold']) / (thr['pixel_max'] - thr['pixel_min']) + 0.5, 0, 1)\n"
+            "    assert np.abs(un - b.map_normalized).max() < 1e-5\n"
+            "    mask = np.array(Image.open(D + '/pred/images/' + stem + '_mask.png'))\n"
+            "    assert ((mask > 0) == (t > thr['pixel_threshold'])).mean() > 0.999\n"
+            "    for k in ('heat', 'overlay'):\n"
+            "        im = Image.open(D + '/pred/images/%s_%s.png' % (stem, k))\n"
+            "        assert im.size == (t.shape[1], t.shape[0]) and im.mode == 'RGB', (k, im.size, im.mode)\n"
+            "s.close()\n");
+    if (ddad_test_system("test -e '%s/../lib/libddad.so'", bin) != 0) {
+        fprintf(stderr, "\n  note: no libddad.so in this build (sanitizer builds have none): binding not checked");
+    } else {
+        CU_ASSERT_EQUAL(rc, 0);
+    }
+    /* jsonl and the table */
+    rc = ddad_test_system(PREDICT " '%s' '%s/new' --out '%s/pj' --format jsonl --quiet > /dev/null 2>&1", bin,
+                          g_run, g_dir, g_dir);
+    CU_ASSERT_EQUAL(rc, 4);
+    CU_ASSERT_EQUAL(py("import json, os\n"
+                       "L = [json.loads(l) for l in open(os.environ['DIR'] + '/pj/predictions.jsonl')]\n"
+                       "assert len(L) == 4 and all(set(x) == {'path', 'score', 'normalized', 'threshold', 'label',\n"
+                       "    'ms_per_image'} for x in L), L\n"),
+                    0);
+    rc = ddad_test_system(PREDICT " '%s' '%s/new/sub/h.png' --out '%s/pt' --format table 2>/dev/null | "
+                          "grep -q '1 scored, .* 0 failed'",
+                          bin, g_run, g_dir, g_dir);
+    CU_ASSERT_EQUAL(rc, 0);
+}
+
+/* --calib: rules on good images, f1 refused with good images only, f1 with
+ * labelled defects and masks (an MVTec test folder). */
+static void test_predict_calib(void)
+{
+    CU_ASSERT_FATAL(setup());
+    const char *bin = ddad_test_bin_dir();
+    char good[4300];
+    snprintf(good, sizeof good, "%s/synthetic/woven/train/good", g_dir);
+    /* max on good images: none of them is flagged, and the largest sits at
+     * exactly 0.5 on the normalised scale */
+    int rc = ddad_test_system(PREDICT " '%s' '%s' --calib '%s' --rule max --out '%s/pc' --quiet > /dev/null 2>&1",
+                              bin, g_run, good, good, g_dir);
+    CU_ASSERT_EQUAL(rc, 0);
+    rc = py("import csv, json, os\n"
+            "D, RUN = os.environ['DIR'], os.environ['RUN']\n"
+            "t = json.load(open(RUN + '/threshold.json'))['thresholds'][0]\n"
+            "assert t['rule'] == 'max' and t['images'] == 8 and '--calib' in t['source'], t\n"
+            "rows = list(csv.DictReader(open(D + '/pc/predictions.csv')))\n"
+            "# scored in batches here, one by one for the calibration: equal up to float rounding\n"
+            "tol = 1e-5 * (1 + abs(t['image_threshold']))\n"
+            "assert len(rows) == 8, rows\n"
+            "assert all(r['label'] == 'good' or float(r['score']) - t['image_threshold'] < tol for r in rows), rows\n"
+            "assert abs(max(float(r['normalized']) for r in rows) - 0.5) < 1e-4, rows\n");
+    CU_ASSERT_EQUAL(rc, 0);
+    /* fpr:0.25 on the same 8 images flags at most 2 of them */
+    rc = ddad_test_system(PREDICT " '%s' '%s' --calib '%s' --rule fpr:0.25 --out '%s/pf' --quiet > /dev/null 2>&1",
+                          bin, g_run, good, good, g_dir);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(py("import csv, os\n"
+                       "rows = list(csv.DictReader(open(os.environ['DIR'] + '/pf/predictions.csv')))\n"
+                       "n = sum(r['label'] == 'anomalous' for r in rows)\n"
+                       "assert 0 < n <= 2, n\n"),
+                    0);
+    /* f1 with only good images: refused before scoring, with the reason */
+    rc = ddad_test_system(PREDICT " '%s' --calib '%s' --rule f1 > /dev/null 2> '%s/f1.err'", bin, g_run, good, g_dir);
+    CU_ASSERT_EQUAL(rc, 3);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'calls every' '%s/f1.err'", g_dir), 0);
+    /* f1 on an MVTec test folder: good/ and labelled defects with masks */
+    rc = ddad_test_system(PREDICT " '%s' --calib '%s/synthetic/woven/test' --rule f1 --quiet > /dev/null 2>&1", bin,
+                          g_run, g_dir);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(py("import json, os\n"
+                       "t = json.load(open(os.environ['RUN'] + '/threshold.json'))['thresholds'][0]\n"
+                       "assert t['rule'] == 'f1' and t['images'] == 3 and t['defect_images'] > 0, t\n"
+                       "assert 'with masks' in t['source'], t\n"),
+                    0);
+    /* no calibration at all: labels unknown, heat maps refused */
+    CU_ASSERT_EQUAL(ddad_test_system("mv '%s/threshold.json' '%s/thr_saved.json'", g_run, g_dir), 0);
+    rc = ddad_test_system(PREDICT " '%s' '%s' --out '%s/pn' --quiet > /dev/null 2>&1", bin, g_run, good, g_dir);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q ',unknown,' '%s/pn/predictions.csv'", g_dir), 0);
+    rc = ddad_test_system(PREDICT " '%s' '%s' --save heat --out '%s/pn' > /dev/null 2>&1", bin, g_run, good, g_dir);
+    CU_ASSERT_EQUAL(rc, 4);
+    CU_ASSERT_EQUAL(ddad_test_system("mv '%s/thr_saved.json' '%s/threshold.json'", g_dir, g_run), 0);
+}
+
+/* A unified run needs --category. */
+static void test_predict_unified(void)
+{
+    CU_ASSERT_FATAL(setup());
+    const char *bin = ddad_test_bin_dir();
+    char cfg[4300], run[4300];
+    snprintf(cfg, sizeof cfg, "%s/unified.yaml", g_dir);
+    FILE *f = fopen(cfg, "w");
+    fprintf(f, "base: %s/configs/tiny.yaml\ndata:\n  root: %s/synthetic\n  category: [woven, grainy]\n"
+               "run:\n  dir: %s/runs\n",
+            ddad_test_source_dir(), g_dir, g_dir);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(make_run(cfg, run, sizeof run), 0);
+    char img[4300];
+    snprintf(img, sizeof img, "%s/synthetic/woven/test/good/000.png", g_dir);
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " '%s' '%s' --quiet > /dev/null 2>&1", bin, run, img), 2);
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " '%s' '%s' --category nope --quiet > /dev/null 2>&1", bin, run, img), 2);
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " '%s' '%s' --category woven --out '%s/pu' --quiet > /dev/null 2>&1",
+                                     bin, run, img, g_dir),
+                    0);
+    /* a CONFIG names the run too */
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " '%s' '%s' --category grainy --out '%s/pu2' --quiet > /dev/null 2>&1",
+                                     bin, cfg, img, g_dir),
+                    0);
+}
+
+/* TIFF maps: export in MVTec's layout, re-import, same metrics; and a
+ * foreign maps file with only the minimum layout. */
+static void test_maps_round_trip(void)
+{
+    CU_ASSERT_FATAL(setup());
+    CU_ASSERT_FATAL(ddad_test_python_has("json,numpy,h5py,tifffile"));
+    const char *bin = ddad_test_bin_dir();
+    char cfg[4300];
+    snprintf(cfg, sizeof cfg, "%s/woven.yaml", g_dir);
+    int rc = ddad_test_system(EVAL " '%s' --quiet --export-maps '%s/export' > /dev/null 2>&1", bin, cfg, g_dir);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    rc = ddad_test_system(EVAL " --maps-dir '%s/export' --data '%s/synthetic' --format json > '%s/dir.json'", bin,
+                          g_dir, g_dir, g_dir);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    /* the reference: the maps file with the image score of MVTec's protocol
+     * (max of each map, i.e. without /scores) */
+    rc = py("import h5py, json, os, shutil, subprocess, numpy as np, tifffile\n"
+            "D, RUN, BIN = os.environ['DIR'], os.environ['RUN'], os.environ['BIN']\n"
+            "shutil.copy(RUN + '/maps.h5', D + '/noscores.h5')\n"
+            "with h5py.File(D + '/noscores.h5', 'a') as f:\n"
+            "    del f['scores']\n"
+            "    names = [n.decode() if isinstance(n, bytes) else n for n in f['names'][:]]\n"
+            "    maps = f['maps'][:]\n"
+            "ref = json.loads(subprocess.check_output([BIN + '/ddad-eval', '--maps', D + '/noscores.h5', '--format',\n"
+            "                                          'json']))[0]\n"
+            "got = json.load(open(D + '/dir.json'))[0]\n"
+            "for k in ('image_auroc', 'pixel_auroc', 'au_pro', 'pixel_f1_max', 'images'):\n"
+            "    assert abs(ref[k] - got[k]) < 1e-9, (k, ref[k], got[k])\n"
+            "# layout: DIR/<category>/test/<defect>/<stem>.tiff, float32, the map's values\n"
+            "for i, n in enumerate(names):\n"
+            "    p = D + '/export/woven/' + os.path.splitext(n)[0] + '.tiff'\n"
+            "    t = tifffile.imread(p)\n"
+            "    assert t.dtype == np.float32 and np.array_equal(t, maps[i]), p\n"
+            "# a foreign file with only the minimum layout\n"
+            "rng = np.random.default_rng(0)\n"
+            "m = np.zeros((6, 16, 16), np.int64); m[3:, 4:8, 4:8] = 1\n"
+            "with h5py.File(D + '/foreign.h5', 'w') as f:\n"
+            "    f['maps'] = rng.random((6, 16, 16)) + 0.8 * m\n"
+            "    f['masks'] = m\n"
+            "    f['labels'] = np.array([0, 0, 0, 1, 1, 1], np.int32)\n"
+            "    f['names'] = np.array([b'good/0', b'good/1', b'good/2', b'crack/0', b'crack/1', b'crack/2'])\n"
+            "    f.attrs['category'] = 'thing'\n"
+            "r = json.loads(subprocess.check_output([BIN + '/ddad-eval', '--maps', D + '/foreign.h5', '--format',\n"
+            "                                        'json']))[0]\n"
+            "from sklearn.metrics import roc_auc_score\n"
+            "with h5py.File(D + '/foreign.h5', 'r') as f:\n"
+            "    mp, mk = f['maps'][:].astype(np.float32), f['masks'][:]\n"
+            "assert r['category'] == 'thing' and abs(r['pixel_auroc'] - roc_auc_score(mk.ravel(), mp.ravel())) < 1e-9\n"
+            "assert abs(r['image_auroc'] - roc_auc_score([0, 0, 0, 1, 1, 1], mp.reshape(6, -1).max(1))) < 1e-9\n");
+    CU_ASSERT_EQUAL(rc, 0);
+    /* a missing TIFF and a missing category attribute are data errors */
+    CU_ASSERT_EQUAL(ddad_test_system("rm '%s/export/woven/test/good/000.tiff' && " EVAL " --maps-dir '%s/export' "
+                                     "--data '%s/synthetic' > /dev/null 2> '%s/md.err'",
+                                     g_dir, bin, g_dir, g_dir, g_dir),
+                    4);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '000.tiff' '%s/md.err'", g_dir), 0);
+    CU_ASSERT_EQUAL(py("import h5py, os\n"
+                       "with h5py.File(os.environ['DIR'] + '/foreign.h5', 'a') as f: del f.attrs['category']\n"),
+                    0);
+    CU_ASSERT_EQUAL(ddad_test_system(EVAL " --maps '%s/foreign.h5' > /dev/null 2> '%s/fm.err'", bin, g_dir, g_dir), 4);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'minimum layout' '%s/fm.err'", g_dir), 0);
+    CU_ASSERT_EQUAL(ddad_test_system(EVAL " --maps-dir '%s/export' > /dev/null 2>&1", bin, g_dir), 2);
+}
+
+int main(void)
+{
+    static const ddad_test_t tests[] = {{"usage", test_usage},
+                                        {"--print-config everywhere", test_print_config},
+                                        {"ddad-eval threshold rules and provenance", test_eval_rules},
+                                        {"predict a folder: corrupt file, --save, formats, binding", test_predict_folder},
+                                        {"predict --calib rules", test_predict_calib},
+                                        {"predict a unified run", test_predict_unified},
+                                        {"TIFF export/import, foreign maps file", test_maps_round_trip},
+                                        {0}};
+    int rc = ddad_test_main("prog_predict", tests);
+    if (g_dir && rc == 0) {
+        ddad_test_rmtree(g_dir);
+        free(g_dir);
+    }
+    return rc;
+}
