@@ -1187,6 +1187,11 @@ static ddad_status_t validate_impl(const ddad_config_t *cfg, const origin_t *o)
         if (cfg->recon.record.v[i] > cfg->recon.rounds)
             return vfail(o, "recon.record", "recon.record: round %d is after the last round (recon.rounds = %d)",
                          cfg->recon.record.v[i], cfg->recon.rounds);
+    if (cfg->train.batch_size % cfg->train.grad_accum != 0)
+        return vfail(o, "train.grad_accum",
+                     "train.grad_accum = %d does not divide train.batch_size = %d: each optimizer step runs "
+                     "grad_accum micro-batches of batch_size / grad_accum images",
+                     cfg->train.grad_accum, cfg->train.batch_size);
     if (cfg->train.precision == DDAD_PRECISION_FP16 && strncmp(cfg->device, "cuda", 4) != 0)
         return vfail(o, "train.precision",
                      "train.precision fp16 needs a CUDA device (device is '%s'); use fp32 or bf16", cfg->device);

@@ -160,6 +160,8 @@ typedef struct ddad_config_features {
 typedef struct ddad_config_train {
     int iterations;
     int batch_size;
+    int grad_accum;             /* micro-batches per optimizer step          */
+    bool checkpointing;         /* recompute UNet block activations in backward */
     double lr;
     ddad_lr_decay_t lr_decay;
     double weight_decay;

@@ -214,6 +214,12 @@ static const ddad_config_key_t k_schema[] = {
 
     K_INT("train.iterations", train.iterations, "10000", 1, IMAX, "Optimizer steps."),
     K_INT("train.batch_size", train.batch_size, "2", 1, 4096, "Images per step."),
+    K_INT("train.grad_accum", train.grad_accum, "1", 1, 4096,
+          "Micro-batches per optimizer step, of batch_size / grad_accum images each (must divide batch_size); their "
+          "gradients add up to the whole batch's, in the memory of one micro-batch."),
+    K_BOOL("train.checkpointing", train.checkpointing, "false",
+           "Recompute the UNet blocks' activations in backward instead of keeping them (guided-diffusion's "
+           "use_checkpoint): less memory, about one more forward pass of compute per step."),
     K_DBL("train.lr", train.lr, "1e-4", 0, 1, DDAD_CONFIG_MIN_OPEN, "AdamW learning rate."),
     K_ENUM("train.lr_decay", train.lr_decay, "linear", k_lr_decays, "Learning-rate schedule (linear = to 0 at the end)."),
     K_DBL("train.weight_decay", train.weight_decay, "0.0", 0, 1, 0, "AdamW weight decay."),

@@ -142,6 +142,8 @@ static void test_defaults_match_paper(void)
     /* Section 4 */
     CU_ASSERT_EQUAL(c.train.iterations, 10000);
     CU_ASSERT_EQUAL(c.train.batch_size, 2);
+    CU_ASSERT_EQUAL(c.train.grad_accum, 1);          /* the whole batch at once */
+    CU_ASSERT_FALSE(c.train.checkpointing);          /* activations kept        */
     CU_ASSERT_EQUAL(c.train.lr, 1e-4);
     CU_ASSERT_EQUAL(c.train.lr_decay, DDAD_LR_DECAY_LINEAR);
     CU_ASSERT_EQUAL(c.train.weight_decay, 0.0);
@@ -203,7 +205,7 @@ static void test_schema_table(void)
 {
     size_t n;
     const ddad_config_key_t *keys = ddad_config_schema(&n);
-    CU_ASSERT_EQUAL(n, 72); /* the keys of the design, section by section: 3+7+12+3+4+14+3+12+9+3+2 */
+    CU_ASSERT_EQUAL(n, 74); /* the keys of the design, section by section: 3+7+12+3+4+16+3+12+9+3+2 */
     for (size_t i = 0; i < n; i++) {
         CU_ASSERT_PTR_NOT_NULL(keys[i].help);
         CU_ASSERT(keys[i].help && strlen(keys[i].help) > 10);
@@ -281,6 +283,7 @@ static void test_error_out_of_range(void)
     EXPECT_FILE_ERROR("r11.yaml", "data.category: [bottle, all]\n", "r11.yaml:1:16", "data.category",
                       "\"all\" on its own");
     EXPECT_FILE_ERROR("r12.yaml", "data.category: [bottle, bottle]\n", "r12.yaml:1:16", "repeated");
+    EXPECT_FILE_ERROR("r13.yaml", "train.grad_accum: 0\n", "r13.yaml:1:19", "train.grad_accum = 0", "[1, 4096]");
 }
 
 static void test_error_unknown_enum(void)
@@ -363,6 +366,7 @@ static void test_error_cross_field(void)
         {"score.topk=70000", "score.topk = 70000", "65536 pixels"},
         {"recon.record=[0,200]", "recon.record: round 200", "recon.rounds = 100"},
         {"train.precision=fp16", "fp16 needs a CUDA device", "'cpu'"},
+        {"train.grad_accum=3", "train.grad_accum = 3 does not divide", "train.batch_size = 2"},
         {"data.category=botle", "'botle' is not one of the MVTec AD categories", "did you mean 'bottle'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -382,6 +386,13 @@ static void test_error_cross_field(void)
     CU_ASSERT_EQUAL(ddad_config_load(&c0, NULL, few, 2), DDAD_STATUS_CONFIG);
     expect_msg(ddad_last_error(), "--set 'model.num_classes=3'", "model.num_classes = 3", "'zipper' has class label 14",
                "at least 15", (const char *)NULL);
+    /* grad_accum: any divisor of the batch */
+    const char *accum[] = {"train.batch_size=8", "train.grad_accum=4"};
+    ddad_config_t ca = load_ok(NULL, accum, 2);
+    CU_ASSERT_EQUAL(ca.train.grad_accum, 4);
+    const char *accum_bad[] = {"train.batch_size=8", "train.grad_accum=3"};
+    CU_ASSERT_EQUAL(ddad_config_load(&c0, NULL, accum_bad, 2), DDAD_STATUS_CONFIG);
+    expect_msg(ddad_last_error(), "--set 'train.grad_accum=3'", "train.batch_size = 8", (const char *)NULL);
     /* fp16 is fine on CUDA */
     const char *cuda[] = {"device=cuda:1", "train.precision=fp16"};
     load_ok(NULL, cuda, 2);

@@ -35,6 +35,7 @@ ddad_status_t ddad_unet_options_from_config(ddad_unet_options_t *opt, const ddad
     opt->feat_channels = 272;
     opt->init_seed = (uint64_t)cfg->seed;
     opt->skip_random_init = false;
+    opt->use_checkpoint = cfg->train.checkpointing;
     ddad_status_t st = ddad_unet_options_check(opt);
     if (st != DDAD_OK)
         return ddad_fail_context(DDAD_STATUS_CONFIG, "model settings");

@@ -559,6 +559,11 @@ static ddad_status_t create_local(ddad_trainer_t *tr, const ddad_config_t *cfg)
         return ddad_fail(DDAD_STATUS_CONFIG, "train.batch_size %d cannot be split over %d processes: use a multiple "
                          "of %d (each process trains on batch_size / processes images per step)",
                          cfg->train.batch_size, tr->world, tr->world);
+    if (cfg->train.grad_accum < 1 || (cfg->train.batch_size / tr->world) % cfg->train.grad_accum != 0)
+        return ddad_fail(DDAD_STATUS_CONFIG, "train.grad_accum %d does not divide the %d images per step%s: each "
+                         "optimizer step runs grad_accum equal micro-batches (use a divisor of %d)",
+                         cfg->train.grad_accum, cfg->train.batch_size / tr->world,
+                         tr->world > 1 ? " of each process" : "", cfg->train.batch_size / tr->world);
 
     /* 1. device and run folder: cheap checks first */
     ddad_device_t dev;
@@ -700,35 +705,36 @@ static ddad_status_t sum_over_ranks(ddad_trainer_t *tr, double *vals, size_t n)
     return st;
 }
 
-ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
+/* One micro-batch: rows [k Bm, (k + 1) Bm) of this process's slice of the
+ * batch in tr->x_host / y_host, with t and the noise drawn for the whole
+ * batch (rows offset by the rank's slice). Forward, loss, and backward of
+ * loss * grad_scale (1 / grad_accum, times the fp16 loss scale), which adds
+ * this micro-batch's share of the whole batch's gradient to .grad. mv
+ * receives the micro-batch's loss, mse, vb, feat (unscaled means). Every
+ * tensor it makes is freed before it returns. */
+static ddad_status_t micro_step(ddad_trainer_t *tr, int64_t k, int64_t Bm, const ddad_tensor_t *t_all,
+                                const ddad_tensor_t *noise_all, double grad_scale, double mv[4])
 {
-    if (!tr->loader)
-        return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_step: a dry-run trainer cannot train");
     const ddad_config_t *cfg = &tr->cfg;
     ddad_model_t *m = &tr->model;
-    const bool on_cpu = m->device.type == DDAD_DEVICE_TYPE_CPU;
-    const int64_t B = tr->batch, Bl = tr->local_batch, S = tr->size;
-    const int64_t shape[4] = {B, 3, S, S};         /* the whole batch: noise and t are drawn for it */
-    const int64_t local_shape[4] = {Bl, 3, S, S}; /* this process's slice of it                    */
+    const int64_t B = tr->batch, S = tr->size;
+    const int64_t shape[4] = {Bm, 3, S, S};
     const int64_t fs = cfg->features.train_size;
-    const double lr = ddad_trainer_lr_at(cfg, tr->step);
-    double vals[5] = {0}; /* loss, mse, vb, feat, stop requests */
+    const int64_t row0 = tr->rank * tr->local_batch + k * Bm; /* this micro-batch's rows of t and the noise */
 
     size_t mark = ddad_scope_begin();
     ddad_status_t st = DDAD_OK;
     bool amp_on = false;
-    ddad_tensor_t *x0, *y = NULL, *t, *noise, *x_t, *t_net, *target = NULL, *out, *feat = NULL;
-    DDAD_TRY(ddad_loader_next(tr->loader, tr->x_host, tr->y_host));
-    DDAD_TRY(ddad_from_buffer(&x0, tr->x_host, local_shape, 4, DDAD_DTYPE_F32));
-    if (!on_cpu)
+    ddad_tensor_t *x0, *y = NULL, *t = (ddad_tensor_t *)t_all, *noise = (ddad_tensor_t *)noise_all, *x_t, *t_net;
+    ddad_tensor_t *target = NULL, *out, *feat = NULL;
+    DDAD_TRY(ddad_from_buffer(&x0, tr->x_host + k * Bm * 3 * S * S, shape, 4, DDAD_DTYPE_F32));
+    if (m->device.type != DDAD_DEVICE_TYPE_CPU)
         DDAD_TRY(ddad_to_device(&x0, x0, m->device));
     if (cfg->model.num_classes > 0)
-        DDAD_TRY(ddad_model_labels(m, tr->y_host, Bl, &y));
-    DDAD_TRY(ddad_randint(&t, 0, m->train_diffusion.num_timesteps, &B, 1, m->device, tr->gen));
-    DDAD_TRY(ddad_randn(&noise, shape, 4, DDAD_DTYPE_F32, m->device, tr->gen));
-    if (Bl != B) { /* rows [rank Bl, (rank + 1) Bl): every rank keeps the same generator stream */
-        DDAD_TRY(ddad_slice(&t, t, 0, tr->rank * Bl, (tr->rank + 1) * Bl, 1));
-        DDAD_TRY(ddad_slice(&noise, noise, 0, tr->rank * Bl, (tr->rank + 1) * Bl, 1));
+        DDAD_TRY(ddad_model_labels(m, tr->y_host + k * Bm, Bm, &y));
+    if (Bm != B) {
+        DDAD_TRY(ddad_slice(&t, t_all, 0, row0, row0 + Bm, 1));
+        DDAD_TRY(ddad_slice(&noise, noise_all, 0, row0, row0 + Bm, 1));
     }
     {
         bool was = ddad_grad_set_enabled(false);
@@ -740,7 +746,8 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
             goto fail;
     }
     if (m->has_features && tr->targets) /* unaugmented images: each image's target once */
-        DDAD_TRY(ddad_target_cache_get(tr->targets, m, x0, ddad_loader_batch_indices(tr->loader), Bl, fs, &target));
+        DDAD_TRY(ddad_target_cache_get(tr->targets, m, x0, ddad_loader_batch_indices(tr->loader) + k * Bm, Bm, fs,
+                                       &target));
     else if (m->has_features)
         DDAD_TRY(ddad_model_feature_target(m, x0, fs, &target));
 
@@ -772,9 +779,50 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
     parts[3] = L.feat_mse ? L.feat_mse : vb_m;
     DDAD_TRY(ddad_stack(&logv, (const ddad_tensor_t *const *)parts, 4, 0));
     DDAD_TRY(ddad_detach(&logv, logv));
-    DDAD_TRY(ddad_to_buffer(logv, vals, 4 * sizeof *vals, DDAD_DTYPE_F64));
+    DDAD_TRY(ddad_to_buffer(logv, mv, 4 * sizeof *mv, DDAD_DTYPE_F64));
     if (!L.feat_mse)
-        vals[3] = 0;
+        mv[3] = 0;
+    /* a non-finite loss is reported by the caller, after the ranks agree on it */
+    if (grad_scale != 1.0)
+        DDAD_TRY(ddad_mul_scalar(&loss, loss, grad_scale));
+    DDAD_TRY(ddad_backward(loss));
+fail:
+    if (amp_on)
+        ddad_autocast_set(false, m->device, tr->amp_dtype, NULL);
+    ddad_scope_end(mark);
+    return st;
+}
+
+ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
+{
+    if (!tr->loader)
+        return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_step: a dry-run trainer cannot train");
+    const ddad_config_t *cfg = &tr->cfg;
+    ddad_model_t *m = &tr->model;
+    const int64_t B = tr->batch, S = tr->size;
+    const int64_t shape[4] = {B, 3, S, S}; /* the whole batch: noise and t are drawn for it */
+    const int64_t A = cfg->train.grad_accum > 1 ? cfg->train.grad_accum : 1;
+    const int64_t Bm = tr->local_batch / A; /* images per micro-batch (create checked the division) */
+    const double lr = ddad_trainer_lr_at(cfg, tr->step);
+    double vals[5] = {0}; /* loss, mse, vb, feat (means over the batch), stop requests */
+
+    ddad_adamw_zero_grad(tr->opt); /* the last step's gradients, kept for inspection until now */
+    size_t mark = ddad_scope_begin();
+    ddad_status_t st = DDAD_OK;
+    ddad_tensor_t *t, *noise;
+    DDAD_TRY(ddad_loader_next(tr->loader, tr->x_host, tr->y_host));
+    /* t and the noise of the whole batch, in one draw each: the same numbers
+     * whatever the number of processes and micro-batches */
+    DDAD_TRY(ddad_randint(&t, 0, m->train_diffusion.num_timesteps, &B, 1, m->device, tr->gen));
+    DDAD_TRY(ddad_randn(&noise, shape, 4, DDAD_DTYPE_F32, m->device, tr->gen));
+    for (int64_t k = 0; k < A; k++) {
+        /* equal micro-batches: the mean loss of the batch is the mean of their
+         * means, so each backward of loss / A adds its share of the gradient */
+        double mv[4];
+        DDAD_TRY(micro_step(tr, k, Bm, t, noise, tr->loss_scale / (double)A, mv));
+        for (int j = 0; j < 4; j++)
+            vals[j] += mv[j] / (double)A;
+    }
     if (tr->dist) { /* the whole batch's means, and one verdict on stopping, for every rank */
         vals[4] = tr->opts.stop_flag && *tr->opts.stop_flag ? 1 : 0;
         DDAD_TRY(sum_over_ranks(tr, vals, 5));
@@ -788,17 +836,10 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
                            "was made and the last checkpoint is kept: lower train.lr or set train.grad_clip",
                            tr->step + 1, vals[0], vals[1], vals[2], vals[3]));
 
+    DDAD_TRY(average_grads(tr)); /* the mean over ranks is the gradient of the whole batch's loss */
     bool apply = true;
-    if (tr->loss_scale != 1.0) {
-        ddad_tensor_t *scaled;
-        DDAD_TRY(ddad_mul_scalar(&scaled, loss, tr->loss_scale));
-        DDAD_TRY(ddad_backward(scaled));
-        DDAD_TRY(average_grads(tr)); /* the mean over ranks is the gradient of the whole batch's loss */
+    if (tr->loss_scale != 1.0)
         DDAD_TRY(unscale_grads(tr, &apply));
-    } else {
-        DDAD_TRY(ddad_backward(loss));
-        DDAD_TRY(average_grads(tr));
-    }
     if (apply && cfg->train.grad_clip > 0) {
         double norm = 0;
         DDAD_TRY(ddad_clip_grad_norm(tr->trainable, tr->n_trainable, cfg->train.grad_clip, &norm));
@@ -833,9 +874,8 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
     tr->step++;
     tr->last_lr = lr;
 fail:
-    if (amp_on)
-        ddad_autocast_set(false, m->device, tr->amp_dtype, NULL);
-    ddad_adamw_zero_grad(tr->opt);
+    if (st != DDAD_OK)
+        ddad_adamw_zero_grad(tr->opt); /* a failed step leaves no gradients behind */
     ddad_scope_end(mark);
     if (st == DDAD_OK && stats) {
         memset(stats, 0, sizeof *stats);

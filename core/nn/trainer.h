@@ -26,7 +26,24 @@
  * clipping, AdamW at the scheduled lr (linear decay to 0 over
  * train.iterations, or constant), EMA update. A non-finite loss stops the
  * run with DDAD_STATUS_NUMERIC naming the step, before any update; no
- * checkpoint is ever written from non-finite weights.
+ * checkpoint is ever written from non-finite weights. The gradients the
+ * update used (after clipping) stay in the .grad of the trainable
+ * parameters until the next step starts (for inspection; a failed step
+ * leaves none).
+ *
+ * Memory (train.grad_accum, train.checkpointing): with grad_accum A > 1 the
+ * step draws t and the noise for the whole batch as above, then runs A
+ * micro-batches of batch_size / A consecutive images of the loader's batch
+ * (with data parallel: A slices of this process's batch_size / processes;
+ * the same rows of t and noise): forward, loss, backward of loss / A, each
+ * freeing its activations before the next. The summed gradients are those
+ * of the whole batch's mean loss (to float rounding), and clipping, AdamW,
+ * the EMA and the lr schedule act once, so a step counts as one iteration
+ * (train.log, checkpoints, stats) whatever A. Images, timesteps and noise
+ * are exactly those of the same step with A = 1; extractor targets
+ * computed without the cache see a micro-batch instead of the batch (equal
+ * to rounding). train.checkpointing recomputes the UNet's block activations
+ * in backward (ddad_unet_options_t.use_checkpoint).
  *
  *     ddad_trainer_opts_t o = ddad_trainer_opts_default();
  *     o.resume = true;                              // continue from the latest checkpoint
@@ -70,7 +87,7 @@
 #include <stdint.h>
 
 #include "../config.h"
-#include "../status.h"
+#include "status.h"
 #include "../torch/dist.h"
 #include "model.h"
 

@@ -610,6 +610,62 @@ static ddad_status_t block_forward(ddad_tensor_t **out, const ddad_unet_block_t 
     return DDAD_OK;
 }
 
+/* The parameters a block reads (at most 3 layers of at most 12 tensors). */
+#define BLOCK_MAX_PARAMS (DDAD_UNET_MAX_LAYERS * 12)
+
+static size_t block_params(const ddad_unet_block_t *blk, ddad_tensor_t **p)
+{
+    size_t n = 0;
+    for (int i = 0; i < blk->n_layers; i++) {
+        const ddad_unet_layer_t *l = &blk->layers[i];
+        ddad_tensor_t *cand[12] = {NULL};
+        switch (l->kind) {
+        case DDAD_UNET_LAYER_CONV:
+        case DDAD_UNET_LAYER_DOWN:
+        case DDAD_UNET_LAYER_UP:
+            cand[0] = l->conv_w;
+            cand[1] = l->conv_b;
+            break;
+        case DDAD_UNET_LAYER_RES: {
+            const ddad_unet_resblock_t *r = &l->res;
+            ddad_tensor_t *rp[12] = {r->in_norm_w, r->in_norm_b, r->in_conv_w,  r->in_conv_b,  r->emb_w,  r->emb_b,
+                                     r->out_norm_w, r->out_norm_b, r->out_conv_w, r->out_conv_b, r->skip_w, r->skip_b};
+            memcpy(cand, rp, sizeof rp);
+            break;
+        }
+        case DDAD_UNET_LAYER_ATTN: {
+            const ddad_unet_attn_t *a = &l->attn;
+            ddad_tensor_t *ap[6] = {a->norm_w, a->norm_b, a->qkv_w, a->qkv_b, a->proj_w, a->proj_b};
+            memcpy(cand, ap, sizeof ap);
+            break;
+        }
+        }
+        for (int k = 0; k < 12; k++)
+            if (cand[k])
+                p[n++] = cand[k];
+    }
+    return n;
+}
+
+/* ddad_checkpoint_fn of one block: inputs {x, emb_act}, user the block. */
+static ddad_status_t block_checkpoint_fn(void *user, const ddad_tensor_t *const *in, size_t n_in, ddad_tensor_t **out)
+{
+    (void)n_in;
+    return block_forward(out, (const ddad_unet_block_t *)user, in[0], in[1]);
+}
+
+/* block_forward, through ddad_checkpoint when the UNet asks for it. */
+static ddad_status_t block_run(const ddad_unet_t *u, ddad_tensor_t **out, const ddad_unet_block_t *blk,
+                               const ddad_tensor_t *x, const ddad_tensor_t *emb_act)
+{
+    if (!u->opt.use_checkpoint)
+        return block_forward(out, blk, x, emb_act);
+    ddad_tensor_t *params[BLOCK_MAX_PARAMS];
+    size_t np = block_params(blk, params);
+    const ddad_tensor_t *in[2] = {x, emb_act};
+    return ddad_checkpoint(out, block_checkpoint_fn, (void *)blk, in, 2, params, np);
+}
+
 ddad_status_t ddad_unet_forward(const ddad_unet_t *u, const ddad_tensor_t *x, const ddad_tensor_t *t,
                                 const ddad_tensor_t *y, int64_t feat_size, ddad_tensor_t **out, ddad_tensor_t **feat)
 {
@@ -686,7 +742,7 @@ ddad_status_t ddad_unet_forward_ex(const ddad_unet_t *u, const ddad_tensor_t *x,
     }
 
     for (int i = 0; i < n_in; i++) {
-        DDAD_TRY(block_forward(&h, &u->input_blocks[i], i == 0 ? x : hs[i - 1], emb_act));
+        DDAD_TRY(block_run(u, &h, &u->input_blocks[i], i == 0 ? x : hs[i - 1], emb_act));
         hs[nhs++] = h;
         h = NULL;
         if (hook) {
@@ -694,7 +750,7 @@ ddad_status_t ddad_unet_forward_ex(const ddad_unet_t *u, const ddad_tensor_t *x,
             hook(hook_user, name, hs[nhs - 1]);
         }
     }
-    DDAD_TRY(block_forward(&h, &u->middle, hs[nhs - 1], emb_act));
+    DDAD_TRY(block_run(u, &h, &u->middle, hs[nhs - 1], emb_act));
     if (hook)
         hook(hook_user, "middle_block", h);
     const int last = out ? u->n_output - 1 : u->opt.feature_tap;
@@ -706,7 +762,7 @@ ddad_status_t ddad_unet_forward_ex(const ddad_unet_t *u, const ddad_tensor_t *x,
         hs[nhs] = NULL;
         ddad_tensor_free(h);
         h = NULL;
-        DDAD_TRY(block_forward(&nh, &u->output_blocks[i], cat, emb_act));
+        DDAD_TRY(block_run(u, &nh, &u->output_blocks[i], cat, emb_act));
         ddad_tensor_free(cat);
         h = nh;
         if (hook) {

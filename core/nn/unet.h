@@ -37,6 +37,14 @@
  *   to output_blocks[feature_tap] bilinearly resized to feat_size.
  * Attention uses the legacy QKV order (heads first, then q|k|v per head).
  *
+ * Activation checkpointing (opt.use_checkpoint, guided-diffusion's
+ * use_checkpoint; set from train.checkpointing): when the forward pass is
+ * recorded for autograd, every block (each input block, the middle block,
+ * each output block) runs through ddad_checkpoint - its activations are not
+ * kept but recomputed from the block's input during backward. Outputs and
+ * gradients are those of the plain forward (to float rounding); without
+ * grad mode the flag changes nothing.
+ *
  * Not supported (rejected with DDAD_STATUS_USAGE): dropout != 0 (the paper
  * trains with 0), channel counts that are not multiples of 32 (GroupNorm(32)).
  *
@@ -52,7 +60,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../status.h"
+#include "status.h"
 #include "../torch/tensor.h"
 #include "params.h"
 
@@ -83,6 +91,7 @@ typedef struct ddad_unet_options {
     int feat_channels;                           /* 272                                       */
     uint64_t init_seed;                          /* seed of the random initialisation         */
     bool skip_random_init;                       /* true: leave zeros (weights loaded next)   */
+    bool use_checkpoint;                         /* recompute each block in backward (memory) */
 } ddad_unet_options_t;
 
 /* The paper's 256-px model (see fixtures/adm256_keys.txt section A). */

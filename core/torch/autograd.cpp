@@ -18,6 +18,169 @@ struct ddad_adamw {
     int64_t step = 0;
 };
 
+namespace {
+
+// ---------------------------------------------------------------------------
+// activation checkpointing: a custom autograd Function around a C callback
+
+// A failure of the C callback, carrying its status through libtorch (the
+// autograd engine rethrows the exception it caught, type and all).
+struct CheckpointFnError : std::runtime_error {
+    ddad_status_t status;
+    CheckpointFnError(ddad_status_t st, const std::string &msg) : std::runtime_error(msg), status(st) {}
+};
+
+// The thread-local autocast settings (CPU and CUDA), saved at the forward
+// pass and put back for the recomputation.
+struct AutocastState {
+    bool cpu_on, gpu_on;
+    at::ScalarType cpu_dtype, gpu_dtype;
+};
+
+AutocastState autocast_get()
+{
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    return {at::autocast::is_autocast_enabled(at::kCPU), at::autocast::is_autocast_enabled(at::kCUDA),
+            at::autocast::get_autocast_dtype(at::kCPU), at::autocast::get_autocast_dtype(at::kCUDA)};
+#else
+    return {at::autocast::is_cpu_enabled(), at::autocast::is_enabled(), at::autocast::get_autocast_cpu_dtype(),
+            at::autocast::get_autocast_gpu_dtype()};
+#endif
+}
+
+void autocast_put(const AutocastState &s)
+{
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_dtype(at::kCPU, s.cpu_dtype);
+    at::autocast::set_autocast_enabled(at::kCPU, s.cpu_on);
+    at::autocast::set_autocast_dtype(at::kCUDA, s.gpu_dtype);
+    at::autocast::set_autocast_enabled(at::kCUDA, s.gpu_on);
+#else
+    at::autocast::set_autocast_cpu_dtype(s.cpu_dtype);
+    at::autocast::set_cpu_enabled(s.cpu_on);
+    at::autocast::set_autocast_gpu_dtype(s.gpu_dtype);
+    at::autocast::set_enabled(s.gpu_on);
+#endif
+}
+
+// Sets an autocast state for the lifetime of the guard, then restores the
+// previous one (dropping the casts cached meanwhile if autocast ends).
+struct AutocastGuard {
+    AutocastState prev;
+    explicit AutocastGuard(const AutocastState &s) : prev(autocast_get()) { autocast_put(s); }
+    ~AutocastGuard()
+    {
+        AutocastState now = autocast_get();
+        autocast_put(prev);
+        if ((now.cpu_on && !prev.cpu_on) || (now.gpu_on && !prev.gpu_on))
+            at::autocast::clear_cache();
+    }
+};
+
+struct CheckpointCall {
+    ddad_checkpoint_fn fn;
+    void *user;
+};
+
+// fn(inputs) in a scope of its own (also on an autograd worker thread, where
+// no scope is open); returns the result, or throws CheckpointFnError.
+at::Tensor call_fn(const CheckpointCall &c, const std::vector<at::Tensor> &inputs)
+{
+    size_t mark = ddad_scope_begin();
+    std::vector<ddad_tensor_t *> hs;
+    hs.reserve(inputs.size());
+    for (const at::Tensor &x : inputs)
+        hs.push_back(ddad::wrap(x));
+    ddad_tensor_t *o = nullptr;
+    ddad_status_t st = c.fn(c.user, hs.data(), hs.size(), &o);
+    at::Tensor r;
+    std::string msg;
+    bool unscoped = false;
+    if (st == DDAD_OK && (!o || o->dead || !o->t.defined())) {
+        st = DDAD_STATUS_INTERNAL;
+        msg = "the checkpointed function returned DDAD_OK without a result";
+    } else if (st == DDAD_OK) {
+        r = o->t;
+        unscoped = !o->scoped;
+    } else {
+        msg = ddad_last_error();
+    }
+    ddad_scope_end(mark);
+    if (unscoped)
+        ddad_tensor_free(o);
+    if (st != DDAD_OK)
+        throw CheckpointFnError(st, msg);
+    return r;
+}
+
+struct CheckpointFunction : torch::autograd::Function<CheckpointFunction> {
+    static at::Tensor forward(torch::autograd::AutogradContext *ctx, at::TensorList inputs, at::TensorList params,
+                              const CheckpointCall *call)
+    {
+        // grad mode is off here (Function::apply): fn keeps no activations
+        at::Tensor out = call_fn(*call, inputs.vec());
+        std::vector<at::Tensor> keep = inputs.vec();
+        keep.insert(keep.end(), params.begin(), params.end());
+        ctx->save_for_backward(keep); // inputs for the recomputation; params for version checks
+        ctx->saved_data["n_inputs"] = (int64_t)inputs.size();
+        ctx->saved_data["fn"] = (int64_t)reinterpret_cast<intptr_t>(call->fn);
+        ctx->saved_data["user"] = (int64_t)reinterpret_cast<intptr_t>(call->user);
+        AutocastState ac = autocast_get();
+        ctx->saved_data["ac_cpu_on"] = ac.cpu_on;
+        ctx->saved_data["ac_gpu_on"] = ac.gpu_on;
+        ctx->saved_data["ac_cpu_dtype"] = (int64_t)ac.cpu_dtype;
+        ctx->saved_data["ac_gpu_dtype"] = (int64_t)ac.gpu_dtype;
+        return out;
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                   torch::autograd::variable_list grad_out)
+    {
+        std::vector<at::Tensor> saved = ctx->get_saved_variables();
+        const size_t n_in = (size_t)ctx->saved_data["n_inputs"].toInt();
+        CheckpointCall call;
+        call.fn = reinterpret_cast<ddad_checkpoint_fn>((intptr_t)ctx->saved_data["fn"].toInt());
+        call.user = reinterpret_cast<void *>((intptr_t)ctx->saved_data["user"].toInt());
+        AutocastState ac;
+        ac.cpu_on = ctx->saved_data["ac_cpu_on"].toBool();
+        ac.gpu_on = ctx->saved_data["ac_gpu_on"].toBool();
+        ac.cpu_dtype = (at::ScalarType)ctx->saved_data["ac_cpu_dtype"].toInt();
+        ac.gpu_dtype = (at::ScalarType)ctx->saved_data["ac_gpu_dtype"].toInt();
+
+        // detached copies of the inputs, so that the recomputed graph ends at them
+        std::vector<at::Tensor> xs(n_in);
+        for (size_t i = 0; i < n_in; i++) {
+            xs[i] = saved[i].detach();
+            xs[i].set_requires_grad(saved[i].requires_grad());
+        }
+        at::Tensor out;
+        {
+            at::AutoGradMode grad_on(true);
+            AutocastGuard autocast(ac);
+            out = call_fn(call, xs);
+        }
+        std::vector<at::Tensor> wrt;
+        std::vector<size_t> where; // index into the result of each element of wrt
+        for (size_t i = 0; i < saved.size(); i++) {
+            const at::Tensor &v = i < n_in ? xs[i] : saved[i];
+            if (v.requires_grad()) {
+                wrt.push_back(v);
+                where.push_back(i);
+            }
+        }
+        torch::autograd::variable_list grads(saved.size() + 1); // + the CheckpointCall argument
+        if (!wrt.empty() && out.requires_grad()) {
+            auto g = torch::autograd::grad({out}, wrt, {grad_out[0]}, /*retain_graph=*/false,
+                                           /*create_graph=*/false, /*allow_unused=*/true);
+            for (size_t k = 0; k < g.size(); k++)
+                grads[where[k]] = g[k];
+        }
+        return grads;
+    }
+};
+
+} // namespace
+
 extern "C" {
 
 // ---------------------------------------------------------------------------
@@ -32,14 +195,24 @@ bool ddad_requires_grad(const ddad_tensor_t *t) { return t && t->t.defined() && 
 
 ddad_status_t ddad_backward(const ddad_tensor_t *loss)
 {
-    return guard("ddad_backward", {{"loss", loss}}, [&] {
+    ddad_status_t fn_status = DDAD_OK; // a checkpointed function failed while recomputing
+    std::string fn_msg;
+    ddad_status_t st = guard("ddad_backward", {{"loss", loss}}, [&] {
         if (loss->t.numel() != 1)
             throw std::invalid_argument("loss must have exactly one element");
         if (!loss->t.requires_grad())
             throw std::invalid_argument("loss does not depend on any tensor that requires grad "
                                         "(was grad mode off, or requires_grad never set?)");
-        loss->t.backward();
+        try {
+            loss->t.backward();
+        } catch (const CheckpointFnError &e) { // the engine rethrows the original exception
+            fn_status = e.status;
+            fn_msg = e.what();
+        }
     });
+    if (st == DDAD_OK && fn_status != DDAD_OK)
+        return ddad_fail(fn_status, "ddad_backward: recomputing a checkpointed block: %s", fn_msg.c_str());
+    return st;
 }
 
 ddad_status_t ddad_grad(ddad_tensor_t **out, const ddad_tensor_t *t)
@@ -93,6 +266,50 @@ ddad_status_t ddad_clip_grad_norm(ddad_tensor_t *const *params, size_t n, double
                 g.mul_(coef);
         }
     });
+}
+
+// ---------------------------------------------------------------------------
+// activation checkpointing
+
+ddad_status_t ddad_checkpoint(ddad_tensor_t **out, ddad_checkpoint_fn fn, void *user, const ddad_tensor_t *const *inputs,
+                              size_t n_inputs, ddad_tensor_t *const *params, size_t n_params)
+{
+    if (!out || !fn || (!inputs && n_inputs) || (!params && n_params))
+        return ddad_fail(DDAD_STATUS_USAGE, "ddad_checkpoint: NULL output, function, input or parameter list");
+    for (size_t i = 0; i < n_inputs + n_params; i++) {
+        const ddad_tensor_t *t = i < n_inputs ? inputs[i] : params[i - n_inputs];
+        if (!t || t->dead || !t->t.defined())
+            return ddad_fail(DDAD_STATUS_USAGE, "ddad_checkpoint: %s %zu is NULL, freed or undefined",
+                             i < n_inputs ? "input" : "parameter", i < n_inputs ? i : i - n_inputs);
+    }
+    bool any = false;
+    for (size_t i = 0; i < n_inputs; i++)
+        any = any || inputs[i]->t.requires_grad();
+    for (size_t i = 0; i < n_params; i++)
+        any = any || params[i]->t.requires_grad();
+    if (!any || !c10::GradMode::is_enabled())
+        return fn(user, inputs, n_inputs, out); // nothing to differentiate: a plain call
+
+    ddad_status_t fn_status = DDAD_OK;
+    std::string fn_msg;
+    ddad_status_t st = run("ddad_checkpoint", out, {}, [&]() -> at::Tensor {
+        std::vector<at::Tensor> in, ps;
+        for (size_t i = 0; i < n_inputs; i++)
+            in.push_back(inputs[i]->t);
+        for (size_t i = 0; i < n_params; i++)
+            ps.push_back(params[i]->t);
+        CheckpointCall call{fn, user};
+        try {
+            return CheckpointFunction::apply(at::TensorList(in), at::TensorList(ps), &call);
+        } catch (const CheckpointFnError &e) {
+            fn_status = e.status;
+            fn_msg = e.what();
+            throw;
+        }
+    });
+    if (fn_status != DDAD_OK)
+        return ddad_fail(fn_status, "%s", fn_msg.c_str()); // fn's own message and status
+    return st;
 }
 
 // ---------------------------------------------------------------------------

@@ -340,6 +340,28 @@ bool ddad_grad_is_enabled(void);
  * *total_norm (may be NULL) receives the norm before clipping. */
 ddad_status_t ddad_clip_grad_norm(ddad_tensor_t *const *params, size_t n, double max_norm, double *total_norm);
 
+/* ---- activation checkpointing --------------------------------------------- */
+
+/* A piece of model code run by ddad_checkpoint: computes *out (an owned
+ * handle) from inputs[0..n_inputs), reading its parameters through user. It
+ * runs twice, so it must depend on nothing else (no random draws). */
+typedef ddad_status_t (*ddad_checkpoint_fn)(void *user, const ddad_tensor_t *const *inputs, size_t n_inputs,
+                                            ddad_tensor_t **out);
+
+/* *out = fn(inputs), trading compute for memory like torch.utils.checkpoint
+ * (guided-diffusion's use_checkpoint). When grad mode is on and an input or
+ * a parameter requires grad, fn runs with grad mode off, so its intermediate
+ * activations are freed at once; only the inputs (and the autocast state)
+ * are kept, and the backward pass runs fn again with grad on to get the
+ * gradients of the inputs and of params[0..n_params) - the parameters fn
+ * reads, which then accumulate into their .grad as in a plain backward (to
+ * float rounding: the recomputation is the same arithmetic). Otherwise fn is
+ * simply called. user must stay valid until *out's backward has run or *out
+ * is freed. An error of fn in the backward pass makes ddad_backward return
+ * fn's status. */
+ddad_status_t ddad_checkpoint(ddad_tensor_t **out, ddad_checkpoint_fn fn, void *user, const ddad_tensor_t *const *inputs,
+                              size_t n_inputs, ddad_tensor_t *const *params, size_t n_params);
+
 /* ---- mixed precision ------------------------------------------------------ */
 
 /* Enables autocast for the device type of dev with dtype f16 or bf16, or
