@@ -2,16 +2,21 @@
  * --set KEY=VALUE, --device D, --print-config, --help, --version, the usage
  * error and failure messages, and the exit-code table.
  *
- *     ddad_cli_t cli = ddad_cli_init("ddad-predict", usage_text);
- *     for (int i = 1; i < argc; i++) {
- *         int r = ddad_cli_common(&cli, argc, argv, &i);
- *         if (r == DDAD_CLI_EXIT) return cli.exit_code;   // --help, --version, bad value
- *         if (r == DDAD_CLI_HANDLED) continue;
- *         ... the program's own options ...
+ *     static int parse_args(int argc, char **argv, args_t *a) {
+ *         a->cli = ddad_cli_init("ddad-predict", usage_text);
+ *         for (int i = 1; i < argc; i++) {
+ *             int r = ddad_cli_common(&a->cli, argc, argv, &i);
+ *             if (r == DDAD_CLI_EXIT) return a->cli.exit_code;  // --help, --version, bad value
+ *             if (r == DDAD_CLI_HANDLED) continue;
+ *             ... the program's own options; errors: return ddad_cli_usage_error(...) ...
+ *         }
+ *         return DDAD_CLI_CONTINUE;
  *     }
+ *     int rc = parse_args(argc, argv, &a);
+ *     if (rc != DDAD_CLI_CONTINUE) return rc;
  *     ddad_config_t cfg;
- *     if ((st = ddad_cli_load_config(&cli, path, &cfg))) return ddad_cli_fail(&cli, st);
- *     if (cli.print_config) return ddad_cli_print_config(&cfg);
+ *     if ((st = ddad_cli_load_config(&a.cli, path, &cfg))) return ddad_cli_fail(&a.cli, st);
+ *     if (a.cli.print_config) return ddad_cli_print_config(&cfg);
  *
  * One return convention: ddad_cli_common says HANDLED (consumed, *i moved
  * past its value), NOT_MINE (the program looks at it) or EXIT (the program
@@ -36,6 +41,10 @@ extern "C" {
 #define DDAD_CLI_MAX_SETS 64
 
 enum { DDAD_CLI_NOT_MINE = 0, DDAD_CLI_HANDLED = 1, DDAD_CLI_EXIT = 2 };
+
+/* What a program's own parse_args returns to say "go on"; any other value
+ * is the exit code to return at once (0 after --help). */
+#define DDAD_CLI_CONTINUE (-1)
 
 typedef struct ddad_cli {
     const char *prog;                     /* "ddad-predict"                    */

@@ -15,7 +15,6 @@
 #include "eval_tiff_maps.h"
 #include "report.h"
 
-#define MAX_SETS 64
 
 static const char usage_text[] =
     "usage: ddad-eval CONFIG [options]                    evaluate one trained run\n"
@@ -62,21 +61,17 @@ static const char usage_text[] =
     "  --help, --version\n"
     "\n"
     "With --all-categories, runs or data that are missing are reported in the table notes\n"
-    "and do not stop the others.\n"
-    "\n"
-    "exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 data (missing run or data\n"
-    "set, bad maps file), 5 I/O, 6 numeric (non-finite maps), 7 device, 8 interrupted.\n"
-    "With --all-categories: nonzero only when no category could be evaluated.\n";
+    "and do not stop the others; the exit code is nonzero only when no category could be\n"
+    "evaluated. Data errors (4) include a missing run or data set and a bad maps file.\n";
 
 typedef struct args {
+    ddad_cli_t cli;          /* --set, --device, --print-config, --help, --version */
     const char *config;
-    const char *sets[MAX_SETS];
-    size_t n_sets;
-    const char *checkpoint, *device, *maps, *config_dir, *categories, *export_maps, *maps_dir, *data_root;
+    const char *checkpoint, *maps, *config_dir, *categories, *export_maps, *maps_dir, *data_root;
     ddad_dataset_format_t data_format;
     ddad_report_format_t format;
     double pro_limit;        /* NaN = from the config */
-    bool save_images, quiet, all, threshold_f1, print_config;
+    bool save_images, quiet, all, threshold_f1;
     int threshold_images;
 } args_t;
 
@@ -86,17 +81,13 @@ static void on_signal(int sig)
     eval_interrupted = 1;
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "ddad-eval: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see ddad-eval --help)\n");
-    return 2;
-}
+#define usage_error(...) ddad_cli_usage_error(&a->cli, __VA_ARGS__)
 
+/* DDAD_CLI_CONTINUE, or the exit code to return now. */
 static int parse_args(int argc, char **argv, args_t *a)
 {
     memset(a, 0, sizeof *a);
+    a->cli = ddad_cli_init("ddad-eval", usage_text);
     a->pro_limit = NAN;
     a->config_dir = "configs";
     a->threshold_images = 8;
@@ -108,23 +99,14 @@ static int parse_args(int argc, char **argv, args_t *a)
         if (i + 1 >= argc)                                       \
             return usage_error("%s needs a value", s);           \
     } while (0)
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            fputs(usage_text, stdout);
-            return -1;
-        } else if (!strcmp(s, "--version")) {
-            printf("ddad-eval %s (%s)\n", DDAD_VERSION, DDAD_GIT_REVISION);
-            return -1;
-        } else if (!strcmp(s, "--set")) {
-            NEXT();
-            if (a->n_sets >= MAX_SETS)
-                return usage_error("too many --set options (at most %s)", "64");
-            a->sets[a->n_sets++] = argv[++i];
-        } else if (!strcmp(s, "--checkpoint")) {
+        int common = ddad_cli_common(&a->cli, argc, argv, &i);
+        if (common == DDAD_CLI_EXIT)
+            return a->cli.exit_code;
+        if (common == DDAD_CLI_HANDLED)
+            continue;
+        if (!strcmp(s, "--checkpoint")) {
             NEXT();
             a->checkpoint = argv[++i];
-        } else if (!strcmp(s, "--device")) {
-            NEXT();
-            a->device = argv[++i];
         } else if (!strcmp(s, "--format")) {
             NEXT();
             if (ddad_report_format_parse(argv[++i], &a->format) != DDAD_OK)
@@ -159,8 +141,6 @@ static int parse_args(int argc, char **argv, args_t *a)
             NEXT();
             if (ddad_dataset_format_parse(argv[++i], &a->data_format) != DDAD_OK)
                 return usage_error("--data-format: '%s' is not mvtec, visa, btad or folder", argv[i]);
-        } else if (!strcmp(s, "--print-config")) {
-            a->print_config = true;
         } else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {
             a->quiet = true;
         } else if (!strcmp(s, "--all-categories")) {
@@ -195,10 +175,10 @@ static int parse_args(int argc, char **argv, args_t *a)
         return usage_error("%s", "no CONFIG given");
     if (a->maps && (a->config || a->all))
         return usage_error("%s", "--maps takes no CONFIG and no --all-categories");
-    if (a->print_config && (a->maps || a->all))
+    if (a->cli.print_config && (a->maps || a->all))
         return usage_error("%s", "--print-config prints the configuration of one CONFIG (not with --maps or "
                                  "--all-categories)");
-    return 0;
+    return DDAD_CLI_CONTINUE;
 }
 
 static int fail_exit(ddad_status_t st)
@@ -280,16 +260,7 @@ static int run_maps_dir(const args_t *a)
 
 static ddad_status_t load_config(const args_t *a, const char *path, ddad_config_t *cfg)
 {
-    const char *sets[MAX_SETS + 1];
-    size_t n = 0;
-    for (size_t i = 0; i < a->n_sets; i++)
-        sets[n++] = a->sets[i];
-    char devset[64];
-    if (a->device) {
-        snprintf(devset, sizeof devset, "device=%s", a->device);
-        sets[n++] = devset;
-    }
-    return ddad_config_load(cfg, path, sets, n);
+    return ddad_cli_load_config(&a->cli, path, cfg);
 }
 
 static eval_opts_t opts_of(const args_t *a, const ddad_config_t *cfg)
@@ -444,7 +415,7 @@ static int run_one(const args_t *a)
     ddad_status_t st = load_config(a, a->config, &cfg);
     if (st != DDAD_OK)
         return fail_exit(st);
-    if (a->print_config)
+    if (a->cli.print_config)
         return ddad_cli_print_config(&cfg);
     if (!a->quiet)
         ddad_config_print(&cfg, stderr, DDAD_CONFIG_FORMAT_TABLE);
@@ -465,8 +436,8 @@ int main(int argc, char **argv)
     ddad_runtime_reexec(argv);
     args_t a;
     int rc = parse_args(argc, argv, &a);
-    if (rc != 0)
-        return rc < 0 ? 0 : rc;
+    if (rc != DDAD_CLI_CONTINUE)
+        return rc;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     if (a.maps)

@@ -110,18 +110,18 @@ static int parse_save(args_t *a, const char *v)
     return 0;
 }
 
-/* 0: continue; otherwise the exit code (after --help etc.). */
+/* DDAD_CLI_CONTINUE, or the exit code to return now. */
 static int parse_args(int argc, char **argv, args_t *a)
 {
     memset(a, 0, sizeof *a);
     a->cli = ddad_cli_init("ddad-predict", usage_text);
     a->inputs = calloc((size_t)argc, sizeof *a->inputs);
     if (!a->inputs)
-        return 1;
+        return ddad_status_exit_code(DDAD_STATUS_NOMEM);
     for (int i = 1; i < argc; i++) {
         int r = ddad_cli_common(&a->cli, argc, argv, &i);
         if (r == DDAD_CLI_EXIT)
-            return a->cli.exit_code ? a->cli.exit_code : -1;
+            return a->cli.exit_code;
         if (r == DDAD_CLI_HANDLED)
             continue;
         const char *s = argv[i];
@@ -171,7 +171,7 @@ static int parse_args(int argc, char **argv, args_t *a)
         return ddad_cli_usage_error(&a->cli, "--rule %s needs --calib DIR (the images to fit it on)", a->rule);
     if (a->n_inputs == 0 && !a->calib && !a->cli.print_config)
         return ddad_cli_usage_error(&a->cli, "no INPUT given (image files, folders or patterns)");
-    return 0;
+    return DDAD_CLI_CONTINUE;
 }
 
 static bool is_dir(const char *p)
@@ -571,9 +571,9 @@ int main(int argc, char **argv)
     ddad_runtime_reexec(argv);
     args_t a;
     int rc = parse_args(argc, argv, &a);
-    if (rc != 0) {
+    if (rc != DDAD_CLI_CONTINUE) {
         free(a.inputs);
-        return rc < 0 ? 0 : rc;
+        return rc;
     }
     ddad_cli_t *cli = &a.cli;
     ddad_config_t cfg;

@@ -30,6 +30,7 @@
 #include "runtime.h"
 #include "colormap.h"
 #include "cli.h"
+#include "run.h"
 #include "config.h"
 #include "dataset.h"
 #include "ddad_version.h"
@@ -44,7 +45,6 @@
 #include "status.h"
 #include "torch/tensor.h"
 
-#define MAX_SETS 64
 #define MAX_SHEET_ROWS 64
 
 static const char *usage_text =
@@ -67,36 +67,28 @@ static const char *usage_text =
     "  --print-config      print the resolved configuration (YAML) and exit\n"
     "  --help, --version\n"
     "\n"
-    "exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 data (missing run, checkpoint,\n"
-    "data set or image), 5 I/O, 6 numeric (non-finite values), 7 device, 8 interrupted\n";
+    "Data errors (4) include a missing run, checkpoint, data set or image.\n";
 
 typedef struct vis_args {
     const char *config;
-    const char *sets[MAX_SETS];
-    size_t n_sets;
+    ddad_cli_t cli;         /* --set, --device, --print-config, --help, --version */
     const char *image;
     bool all_test;
     int count;
     bool fig7, maps, sheet;
     const char *out;
     const char *checkpoint;
-    const char *device;
     ddad_colormap_t cm;
-    bool print_run_dir, print_config;
+    bool print_run_dir;
 } vis_args_t;
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "ddad-vis: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see ddad-vis --help)\n");
-    return ddad_status_exit_code(DDAD_STATUS_USAGE);
-}
+#define usage_error(...) ddad_cli_usage_error(&a->cli, __VA_ARGS__)
 
-/* Returns -1 to continue, else the exit code. */
+/* DDAD_CLI_CONTINUE, or the exit code to return now. */
 static int parse_args(int argc, char **argv, vis_args_t *a)
 {
     memset(a, 0, sizeof *a);
+    a->cli = ddad_cli_init("ddad-vis", usage_text);
     a->count = 4;
     a->fig7 = a->maps = a->sheet = true;
     a->cm = DDAD_COLORMAP_VIRIDIS;
@@ -104,30 +96,22 @@ static int parse_args(int argc, char **argv, vis_args_t *a)
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(s, "--version")) {
-            printf("ddad-vis %s (%s)\n", DDAD_VERSION, DDAD_GIT_REVISION);
-            return 0;
-        } else if (!strcmp(s, "--print-run-dir")) {
+        int common = ddad_cli_common(&a->cli, argc, argv, &i);
+        if (common == DDAD_CLI_EXIT)
+            return a->cli.exit_code;
+        if (common == DDAD_CLI_HANDLED)
+            continue;
+        if (!strcmp(s, "--print-run-dir")) {
             a->print_run_dir = true;
-        } else if (!strcmp(s, "--print-config")) {
-            a->print_config = true;
         } else if (!strcmp(s, "--all-test")) {
             a->all_test = true;
             selectors++;
-        } else if (!strcmp(s, "--set") || !strcmp(s, "--image") || !strcmp(s, "--count") ||
-                   !strcmp(s, "--figures") || !strcmp(s, "--out") || !strcmp(s, "--checkpoint") ||
-                   !strcmp(s, "--device") || !strcmp(s, "--colormap")) {
+        } else if (!strcmp(s, "--image") || !strcmp(s, "--count") || !strcmp(s, "--figures") ||
+                   !strcmp(s, "--out") || !strcmp(s, "--checkpoint") || !strcmp(s, "--colormap")) {
             if (!v)
                 return usage_error("%s needs a value", s);
             i++;
-            if (!strcmp(s, "--set")) {
-                if (a->n_sets == MAX_SETS)
-                    return usage_error("too many --set options (at most %s)", "64");
-                a->sets[a->n_sets++] = v;
-            } else if (!strcmp(s, "--image")) {
+            if (!strcmp(s, "--image")) {
                 a->image = v;
                 selectors++;
             } else if (!strcmp(s, "--count")) {
@@ -157,8 +141,6 @@ static int parse_args(int argc, char **argv, vis_args_t *a)
                 a->out = v;
             } else if (!strcmp(s, "--checkpoint")) {
                 a->checkpoint = v;
-            } else if (!strcmp(s, "--device")) {
-                a->device = v;
             } else if (ddad_colormap_parse(v, &a->cm) != 0) {
                 return usage_error("--colormap %s: use viridis or inferno", v);
             }
@@ -178,23 +160,6 @@ static int parse_args(int argc, char **argv, vis_args_t *a)
 }
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static ddad_status_t mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return ddad_fail(DDAD_STATUS_IO, "%s: cannot create folder (%s)", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return ddad_fail(DDAD_STATUS_IO, "%s: cannot create folder (%s)", buf, strerror(errno));
-    return DDAD_OK;
-}
 
 /* "test/crack/003.png" -> "crack_003" (letters, digits, '-', '_' only). */
 static void file_stem(char *buf, size_t cap, const char *category, const char *name)
@@ -695,7 +660,7 @@ int main(int argc, char **argv)
     ddad_runtime_reexec(argv);
     vis_args_t args;
     int rc = parse_args(argc, argv, &args);
-    if (rc >= 0)
+    if (rc != DDAD_CLI_CONTINUE)
         return rc;
     vis_ctx_t c;
     memset(&c, 0, sizeof c);
@@ -706,20 +671,11 @@ int main(int argc, char **argv)
     ddad_status_t st;
     const char *what = NULL;
 
-    const char *sets[MAX_SETS + 1];
-    size_t n_sets = 0;
-    for (size_t i = 0; i < args.n_sets; i++)
-        sets[n_sets++] = args.sets[i];
-    char devset[64];
-    if (args.device) {
-        snprintf(devset, sizeof devset, "device=%s", args.device);
-        sets[n_sets++] = devset;
-    }
-    if ((st = ddad_config_load(&c.cfg, args.config, sets, n_sets))) {
+    if ((st = ddad_cli_load_config(&args.cli, args.config, &c.cfg))) {
         what = "config";
         goto done;
     }
-    if (args.print_config)
+    if (args.cli.print_config)
         return ddad_cli_print_config(&c.cfg);
     if (args.print_run_dir) {
         if ((st = ddad_config_run_dir(&c.cfg, c.run_dir, sizeof c.run_dir))) {
@@ -790,7 +746,7 @@ int main(int argc, char **argv)
         what = "checkpoint";
         goto done;
     }
-    if ((st = mkdirs(c.out_dir))) {
+    if ((st = ddad_run_mkdir_p(c.out_dir))) {
         what = "output";
         goto done;
     }

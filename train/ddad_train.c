@@ -100,23 +100,18 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     train_args_t args;
     int rc = train_args_parse(&args, argc, argv);
-    if (rc >= 0) {
+    if (rc != DDAD_CLI_CONTINUE) {
         train_args_free(&args);
         return rc;
     }
-    char device_set[64 + 32];
-    if (args.device) {
-        snprintf(device_set, sizeof device_set, "device=%s", args.device);
-        args.sets[args.n_sets++] = device_set;
-    }
     ddad_config_t cfg;
-    ddad_status_t st = ddad_config_load(&cfg, args.config, args.sets, args.n_sets);
+    ddad_status_t st = ddad_cli_load_config(&args.cli, args.config, &cfg);
     if (st != DDAD_OK) {
         rc = fail(st, NULL);
         train_args_free(&args);
         return rc;
     }
-    if (args.print_config) {
+    if (args.cli.print_config) {
         train_args_free(&args);
         return ddad_cli_print_config(&cfg);
     }

@@ -25,7 +25,6 @@
 #include "runtime.h"
 
 #define PROG "ddad-baselines"
-#define MAX_SETS 64
 #define MAX_CATEGORIES DDAD_CONFIG_MAX_NAMES
 #define BACKBONE_BATCH 8
 
@@ -60,20 +59,18 @@ static const char usage_text[] =
     "  --print-config    print the resolved configuration (YAML) and exit\n"
     "  --help, --version\n"
     "\n"
-    "exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 data (missing or malformed\n"
-    "data set, weights file), 5 I/O, 6 numeric (non-finite maps), 7 device, 8 interrupted\n"
-    "(SIGINT/SIGTERM: nothing is written).\n";
+    "Data errors (4) include a missing or malformed data set or weights file; when\n"
+    "interrupted (8) nothing is written.\n";
 
 typedef struct args {
+    ddad_cli_t cli;          /* --set, --device, --print-config, --help, --version */
     const char *config;
-    const char *sets[MAX_SETS];
-    size_t n_sets;
-    const char *device, *category, *out, *dump;
+    const char *category, *out, *dump;
     unsigned methods;
     int grid;     /* 0 = features.score_size */
     double sigma;
     ddad_report_format_t format;
-    bool quiet, print_config;
+    bool quiet;
 } args_t;
 
 /* One (category, method) row of the output. */
@@ -111,10 +108,8 @@ static double now_s(void)
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see " PROG " --help)\n");
-    return 2;
+    ddad_cli_t cli = ddad_cli_init(PROG, "");
+    return ddad_cli_usage_error(&cli, fmt, arg);
 }
 
 static int parse_methods(const char *s, unsigned *out)
@@ -135,10 +130,11 @@ static int parse_methods(const char *s, unsigned *out)
     return 0;
 }
 
-/* 0: run; -1: exit 0 (help, version); else the exit code. */
+/* DDAD_CLI_CONTINUE, or the exit code to return now. */
 static int parse_args(int argc, char **argv, args_t *a)
 {
     memset(a, 0, sizeof *a);
+    a->cli = ddad_cli_init(PROG, usage_text);
     a->methods = METHOD_MEANDIFF | METHOD_PATCHNN;
     a->sigma = 4.0;
     a->format = DDAD_REPORT_TABLE;
@@ -149,23 +145,12 @@ static int parse_args(int argc, char **argv, args_t *a)
         if (i + 1 >= argc)                                       \
             return usage_error("%s needs a value", s);           \
     } while (0)
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            fputs(usage_text, stdout);
-            return -1;
-        } else if (!strcmp(s, "--version")) {
-            printf(PROG " %s (%s)\n", DDAD_VERSION, DDAD_GIT_REVISION);
-            return -1;
-        } else if (!strcmp(s, "--print-config")) {
-            a->print_config = true;
-        } else if (!strcmp(s, "--set")) {
-            NEXT();
-            if (a->n_sets >= MAX_SETS)
-                return usage_error("too many --set options (at most %s)", "64");
-            a->sets[a->n_sets++] = argv[++i];
-        } else if (!strcmp(s, "--device")) {
-            NEXT();
-            a->device = argv[++i];
-        } else if (!strcmp(s, "--category") || !strcmp(s, "--categories")) {
+        int common = ddad_cli_common(&a->cli, argc, argv, &i);
+        if (common == DDAD_CLI_EXIT)
+            return a->cli.exit_code;
+        if (common == DDAD_CLI_HANDLED)
+            continue;
+        if (!strcmp(s, "--category") || !strcmp(s, "--categories")) {
             NEXT();
             a->category = argv[++i];
             if (!*a->category || strlen(a->category) > 900)
@@ -211,7 +196,7 @@ static int parse_args(int argc, char **argv, args_t *a)
     }
     if (!a->config)
         return usage_error("%s", "no CONFIG given");
-    return 0;
+    return DDAD_CLI_CONTINUE;
 }
 
 static int fail_exit(ddad_status_t st)
@@ -220,26 +205,19 @@ static int fail_exit(ddad_status_t st)
     return ddad_status_exit_code(st);
 }
 
-/* The config with --set, --device and --category applied, in that order. */
+/* The config with --set, --category and --device applied, in that order. */
 static ddad_status_t load_config(const args_t *a, ddad_config_t *cfg)
 {
-    const char *sets[MAX_SETS + 2];
-    size_t n = 0;
-    for (size_t i = 0; i < a->n_sets; i++)
-        sets[n++] = a->sets[i];
-    char devset[64], catset[1024];
-    if (a->device) {
-        snprintf(devset, sizeof devset, "device=%s", a->device);
-        sets[n++] = devset;
-    }
-    if (a->category) {
+    ddad_cli_t cli = a->cli;
+    char catset[1024];
+    if (a->category && cli.n_sets < DDAD_CLI_MAX_SETS) {
         if (strchr(a->category, ','))
             snprintf(catset, sizeof catset, "data.category=[%s]", a->category);
         else
             snprintf(catset, sizeof catset, "data.category=%s", a->category);
-        sets[n++] = catset;
+        cli.sets[cli.n_sets++] = catset;
     }
-    return ddad_config_load(cfg, a->config, sets, n);
+    return ddad_cli_load_config(&cli, a->config, cfg);
 }
 
 /* ---- progress (stderr, terminal only) ------------------------------------------------ */
@@ -742,8 +720,8 @@ int main(int argc, char **argv)
     ddad_runtime_reexec(argv);
     args_t a;
     int rc = parse_args(argc, argv, &a);
-    if (rc != 0)
-        return rc < 0 ? 0 : rc;
+    if (rc != DDAD_CLI_CONTINUE)
+        return rc;
     run_t r;
     memset(&r, 0, sizeof r);
     r.a = &a;
@@ -753,7 +731,7 @@ int main(int argc, char **argv)
     ddad_status_t st = load_config(&a, &r.cfg);
     if (st != DDAD_OK)
         return fail_exit(st);
-    if (a.print_config)
+    if (a.cli.print_config)
         return ddad_cli_print_config(&r.cfg);
     r.S = r.cfg.data.image_size;
     r.grid = a.grid > 0 ? a.grid : r.cfg.features.score_size;
