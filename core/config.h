@@ -55,6 +55,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "data_format.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -68,12 +69,6 @@ extern "C" {
 #define DDAD_CONFIG_MAX_DEPTH 16   /* longest base: chain                     */
 
 /* ---- enum-valued keys (value = index into the key's allowed names) ---- */
-typedef enum ddad_data_format {
-    DDAD_DATA_FORMAT_MVTEC = 0, /* MVTec AD layout: <cat>/train/good, test/<defect>, ground_truth */
-    DDAD_DATA_FORMAT_VISA,      /* VisA (split_csv/1cls.csv layout)                           */
-    DDAD_DATA_FORMAT_BTAD,      /* BTAD (01, 02, 03; .bmp/.png)                               */
-    DDAD_DATA_FORMAT_FOLDER     /* generic folder of good / defect images                     */
-} ddad_data_format_t;
 
 typedef enum ddad_schedule { DDAD_SCHEDULE_LINEAR = 0, DDAD_SCHEDULE_COSINE } ddad_schedule_t;
 typedef enum ddad_backbone { DDAD_BACKBONE_EFFICIENTNET_B4 = 0 } ddad_backbone_t;

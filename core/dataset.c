@@ -206,12 +206,12 @@ void ddad_dataset_free_names(char **names, size_t n)
 
 static const struct {
     const char *name;
-    ddad_dataset_format_t fmt;
-} k_formats[] = {{"mvtec", DDAD_DATASET_MVTEC},   {"visa_mvtec", DDAD_DATASET_MVTEC},
-                 {"synthetic", DDAD_DATASET_MVTEC}, {"visa", DDAD_DATASET_VISA},
-                 {"btad", DDAD_DATASET_BTAD},       {"folder", DDAD_DATASET_FOLDER}};
+    ddad_data_format_t fmt;
+} k_formats[] = {{"mvtec", DDAD_DATA_FORMAT_MVTEC},   {"visa_mvtec", DDAD_DATA_FORMAT_MVTEC},
+                 {"synthetic", DDAD_DATA_FORMAT_MVTEC}, {"visa", DDAD_DATA_FORMAT_VISA},
+                 {"btad", DDAD_DATA_FORMAT_BTAD},       {"folder", DDAD_DATA_FORMAT_FOLDER}};
 
-ddad_status_t ddad_dataset_format_parse(const char *name, ddad_dataset_format_t *fmt)
+ddad_status_t ddad_data_format_parse(const char *name, ddad_data_format_t *fmt)
 {
     for (size_t i = 0; i < sizeof k_formats / sizeof *k_formats; i++)
         if (name && !strcmp(name, k_formats[i].name)) {
@@ -223,24 +223,24 @@ ddad_status_t ddad_dataset_format_parse(const char *name, ddad_dataset_format_t 
                      name ? name : "(null)");
 }
 
-const char *ddad_dataset_format_name(ddad_dataset_format_t fmt)
+const char *ddad_data_format_name(ddad_data_format_t fmt)
 {
     switch (fmt) {
-    case DDAD_DATASET_MVTEC: return "mvtec";
-    case DDAD_DATASET_VISA: return "visa";
-    case DDAD_DATASET_BTAD: return "btad";
-    case DDAD_DATASET_FOLDER: return "folder";
+    case DDAD_DATA_FORMAT_MVTEC: return "mvtec";
+    case DDAD_DATA_FORMAT_VISA: return "visa";
+    case DDAD_DATA_FORMAT_BTAD: return "btad";
+    case DDAD_DATA_FORMAT_FOLDER: return "folder";
     }
     return "?";
 }
 
 /* The sub-folder whose presence makes a folder a category of this format. */
-static const char *marker_of(ddad_dataset_format_t fmt)
+static const char *marker_of(ddad_data_format_t fmt)
 {
-    return fmt == DDAD_DATASET_VISA ? "Data" : "train";
+    return fmt == DDAD_DATA_FORMAT_VISA ? "Data" : "train";
 }
 
-ddad_status_t ddad_dataset_list_categories(ddad_dataset_format_t fmt, const char *root, char ***names, size_t *n)
+ddad_status_t ddad_dataset_list_categories(ddad_data_format_t fmt, const char *root, char ***names, size_t *n)
 {
     *names = NULL;
     *n = 0;
@@ -269,7 +269,7 @@ ddad_status_t ddad_dataset_list_categories(ddad_dataset_format_t fmt, const char
     return DDAD_OK;
 }
 
-static char *categories_text(ddad_dataset_format_t fmt, const char *root)
+static char *categories_text(ddad_data_format_t fmt, const char *root)
 {
     char **names;
     size_t n;
@@ -559,7 +559,7 @@ static ddad_status_t index_visa(builder_t *b, const char *root, const char *cat)
 
 /* ---- entry points ------------------------------------------------------------ */
 
-ddad_status_t ddad_dataset_index(ddad_dataset_t **out, ddad_dataset_format_t fmt, const char *root,
+ddad_status_t ddad_dataset_index(ddad_dataset_t **out, ddad_data_format_t fmt, const char *root,
                                  const char *const *categories, size_t n_categories)
 {
     *out = NULL;
@@ -577,7 +577,7 @@ ddad_status_t ddad_dataset_index(ddad_dataset_t **out, ddad_dataset_format_t fmt
     ds->format = fmt;
     ds->root = strdup(root);
     ds->has_masks = true;
-    ds->mask_threshold = fmt == DDAD_DATASET_VISA ? 0 : 127;
+    ds->mask_threshold = fmt == DDAD_DATA_FORMAT_VISA ? 0 : 127;
     if (!categories) {
         categories = (const char *const *)present;
         n_categories = n_present;
@@ -603,17 +603,17 @@ ddad_status_t ddad_dataset_index(ddad_dataset_t **out, ddad_dataset_format_t fmt
             st = ddad_fail(DDAD_STATUS_DATA,
                            "category '%s' not found: %s/%s is missing under data set root %s (format %s); "
                            "categories present: %s",
-                           cat, cat_dir, marker_of(fmt), root, ddad_dataset_format_name(fmt), have ? have : "?");
+                           cat, cat_dir, marker_of(fmt), root, ddad_data_format_name(fmt), have ? have : "?");
             free(have);
             free(cat_dir);
             goto fail;
         }
         ds->categories[ds->n_categories++] = strdup(cat);
         switch (fmt) {
-        case DDAD_DATASET_MVTEC: st = index_mvtec(&b, cat_dir, cat); break;
-        case DDAD_DATASET_BTAD: st = index_btad(&b, cat_dir, cat); break;
-        case DDAD_DATASET_FOLDER: st = index_folder(&b, cat_dir, cat, &ds->has_masks); break;
-        case DDAD_DATASET_VISA: st = index_visa(&b, root, cat); break;
+        case DDAD_DATA_FORMAT_MVTEC: st = index_mvtec(&b, cat_dir, cat); break;
+        case DDAD_DATA_FORMAT_BTAD: st = index_btad(&b, cat_dir, cat); break;
+        case DDAD_DATA_FORMAT_FOLDER: st = index_folder(&b, cat_dir, cat, &ds->has_masks); break;
+        case DDAD_DATA_FORMAT_VISA: st = index_visa(&b, root, cat); break;
         }
         free(cat_dir);
         if (st)

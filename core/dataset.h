@@ -2,7 +2,7 @@
  *
  *     ddad_dataset_t *ds;
  *     const char *cats[] = {"bottle"};
- *     if (ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, "datasets/mvtec", cats, 1)) ...
+ *     if (ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, "datasets/mvtec", cats, 1)) ...
  *     if (ddad_dataset_validate(ds)) ...            // probes every image and mask
  *     const ddad_sample_t **train; size_t n;
  *     ddad_dataset_select(ds, "bottle", DDAD_SPLIT_TRAIN, &train, &n);  // free(train)
@@ -40,18 +40,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "data_format.h"
 #include "status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum ddad_dataset_format {
-    DDAD_DATASET_MVTEC = 0, /* also: VisA converted, synthetic        */
-    DDAD_DATASET_VISA,      /* raw VisA (split_csv/1cls.csv)           */
-    DDAD_DATASET_BTAD,
-    DDAD_DATASET_FOLDER
-} ddad_dataset_format_t;
 
 /* VAL: good training images held out from training (ddad_dataset_hold_out),
  * for statistics and thresholds on images the model has not seen. */
@@ -70,7 +65,7 @@ typedef struct ddad_sample {
 } ddad_sample_t;
 
 typedef struct ddad_dataset {
-    ddad_dataset_format_t format;
+    ddad_data_format_t format;
     char *root;
     ddad_sample_t *samples; /* (n) */
     size_t n;
@@ -81,17 +76,17 @@ typedef struct ddad_dataset {
 } ddad_dataset_t;
 
 /* "mvtec" (also "visa_mvtec", "synthetic"), "visa", "btad", "folder". */
-ddad_status_t ddad_dataset_format_parse(const char *name, ddad_dataset_format_t *fmt);
-const char *ddad_dataset_format_name(ddad_dataset_format_t fmt);
+ddad_status_t ddad_data_format_parse(const char *name, ddad_data_format_t *fmt);
+const char *ddad_data_format_name(ddad_data_format_t fmt);
 
 /* Category folders present under root for this format (sorted). *names is a
  * malloc'ed array of malloc'ed strings: free with ddad_dataset_free_names. */
-ddad_status_t ddad_dataset_list_categories(ddad_dataset_format_t fmt, const char *root, char ***names,
+ddad_status_t ddad_dataset_list_categories(ddad_data_format_t fmt, const char *root, char ***names,
                                            size_t *n);
 void ddad_dataset_free_names(char **names, size_t n);
 
 /* Indexes the given categories (all present ones when categories == NULL). */
-ddad_status_t ddad_dataset_index(ddad_dataset_t **out, ddad_dataset_format_t fmt, const char *root,
+ddad_status_t ddad_dataset_index(ddad_dataset_t **out, ddad_data_format_t fmt, const char *root,
                                  const char *const *categories, size_t n_categories);
 
 /* Probes every image and mask (no full decode) and checks mask sizes; fills

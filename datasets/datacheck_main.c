@@ -53,9 +53,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    ddad_dataset_format_t fmt;
+    ddad_data_format_t fmt;
     ddad_dataset_t *ds = NULL;
-    ddad_status_t st = ddad_dataset_format_parse(format, &fmt);
+    ddad_status_t st = ddad_data_format_parse(format, &fmt);
     if (st == DDAD_STATUS_CONFIG)
         st = DDAD_STATUS_USAGE;
     if (!st)

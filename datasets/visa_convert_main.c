@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     const char *raw = argv[1], *out = argv[2];
     ddad_dataset_t *ds = NULL;
     ddad_image_t mask = {0};
-    ddad_status_t st = ddad_dataset_index(&ds, DDAD_DATASET_VISA, raw, NULL, 0);
+    ddad_status_t st = ddad_dataset_index(&ds, DDAD_DATA_FORMAT_VISA, raw, NULL, 0);
     size_t nimg = 0, nmask = 0;
     for (size_t i = 0; !st && i < ds->n; i++) {
         const ddad_sample_t *s = &ds->samples[i];

@@ -68,7 +68,7 @@ typedef struct args {
     ddad_cli_t cli;          /* --set, --device, --print-config, --help, --version */
     const char *config;
     const char *checkpoint, *maps, *config_dir, *categories, *export_maps, *maps_dir, *data_root;
-    ddad_dataset_format_t data_format;
+    ddad_data_format_t data_format;
     ddad_report_format_t format;
     double pro_limit;        /* NaN = from the config */
     bool save_images, quiet, all, threshold_f1;
@@ -139,7 +139,7 @@ static int parse_args(int argc, char **argv, args_t *a)
             a->data_root = argv[++i];
         } else if (!strcmp(s, "--data-format")) {
             NEXT();
-            if (ddad_dataset_format_parse(argv[++i], &a->data_format) != DDAD_OK)
+            if (ddad_data_format_parse(argv[++i], &a->data_format) != DDAD_OK)
                 return usage_error("--data-format: '%s' is not mvtec, visa, btad or folder", argv[i]);
         } else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {
             a->quiet = true;

@@ -721,11 +721,7 @@ int main(int argc, char **argv)
     }
     if (n_cats > DDAD_CONFIG_MAX_NAMES)
         n_cats = DDAD_CONFIG_MAX_NAMES;
-    ddad_dataset_format_t fmt;
-    char fmt_name[64];
-    ddad_config_get_text(&c.cfg, "data.format", fmt_name, sizeof fmt_name);
-    if ((st = ddad_dataset_format_parse(fmt_name, &fmt)) ||
-        (st = ddad_dataset_index(&c.ds, fmt, c.cfg.data.root, cats, n_cats))) {
+    if ((st = ddad_dataset_index(&c.ds, c.cfg.data.format, c.cfg.data.root, cats, n_cats))) {
         what = "data set";
         goto done;
     }

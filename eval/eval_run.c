@@ -171,7 +171,7 @@ static ddad_status_t open_split(const ddad_config_t *cfg, const char *category, 
                                 const ddad_sample_t ***test, size_t *n_test, const ddad_sample_t ***train,
                                 size_t *n_train, const ddad_sample_t ***val, size_t *n_val)
 {
-    ddad_dataset_format_t fmt = (ddad_dataset_format_t)cfg->data.format;
+    ddad_data_format_t fmt = cfg->data.format;
     ddad_status_t st = ddad_dataset_index(ds, fmt, cfg->data.root, &category, 1);
     if (st == DDAD_OK)
         st = ddad_dataset_validate(*ds);

@@ -76,7 +76,7 @@ fail:
     return DDAD_OK;
 }
 
-ddad_status_t eval_maps_dir(const char *dir, const char *data_root, ddad_dataset_format_t format,
+ddad_status_t eval_maps_dir(const char *dir, const char *data_root, ddad_data_format_t format,
                             const char *category, double pro_limit, ddad_metrics_record_t *rec)
 {
     ddad_dataset_t *ds = NULL;

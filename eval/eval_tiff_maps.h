@@ -7,7 +7,7 @@
  * --maps-dir DIR --data ROOT).
  *
  *     eval_export_tiffs("runs/.../maps.h5", test, n_test, "export", "bottle");
- *     eval_maps_dir("export", "datasets/mvtec", DDAD_DATASET_MVTEC, "bottle", 0.3, &rec);
+ *     eval_maps_dir("export", "datasets/mvtec", DDAD_DATA_FORMAT_MVTEC, "bottle", 0.3, &rec);
  *
  * Import: the test images of the category come from the data set (the same
  * list ddad-eval uses); each needs its TIFF (DATA status naming the missing
@@ -31,7 +31,7 @@
 ddad_status_t eval_export_tiffs(const char *maps_path, const ddad_sample_t *const *test, size_t n, const char *dir,
                                 const char *category);
 
-ddad_status_t eval_maps_dir(const char *dir, const char *data_root, ddad_dataset_format_t format,
+ddad_status_t eval_maps_dir(const char *dir, const char *data_root, ddad_data_format_t format,
                             const char *category, double pro_limit, ddad_metrics_record_t *rec);
 
 #endif

@@ -86,7 +86,7 @@ static bool run_once(void)
     char root[4200];
     snprintf(root, sizeof root, "%s/synthetic", g_dir);
     const char *cat = CAT;
-    if (ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, root, &cat, 1) != DDAD_OK)
+    if (ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, root, &cat, 1) != DDAD_OK)
         return false;
     g_n = (int64_t)ddad_dataset_count(ds, CAT, DDAD_SPLIT_TEST, -1);
     g_n_defect = (int64_t)ddad_dataset_count(ds, CAT, DDAD_SPLIT_TEST, 1);
@@ -411,7 +411,7 @@ static void test_same_backbone_as_ddad(void)
     /* bank = training images' targets, row (i G + y) G + x, column c */
     ddad_dataset_t *ds = NULL;
     const char *cat = CAT;
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, cfg.data.root, &cat, 1) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, cfg.data.root, &cat, 1) == DDAD_OK);
     const ddad_sample_t **train = NULL;
     size_t nt = 0;
     CU_ASSERT_FATAL(ddad_dataset_select(ds, CAT, DDAD_SPLIT_TRAIN, &train, &nt) == DDAD_OK);

@@ -55,7 +55,7 @@ static void test_mvtec(void)
     mvtec_tree(r, "zipper");
     mvtec_tree(r, "bottle");
     ddad_dataset_t *ds = NULL;
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, r, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, r, NULL, 0) == DDAD_OK);
     CU_ASSERT_EQUAL(ds->n_categories, 2);
     CU_ASSERT_STRING_EQUAL(ds->categories[0], "bottle");
     CU_ASSERT_EQUAL(ds->n, 12);
@@ -80,18 +80,18 @@ static void test_mvtec(void)
 
     /* a missing category lists the present ones */
     const char *cats[] = {"bottle", "carpet"};
-    CU_ASSERT_EQUAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, r, cats, 2), DDAD_STATUS_DATA);
+    CU_ASSERT_EQUAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, r, cats, 2), DDAD_STATUS_DATA);
     CU_ASSERT_PTR_NULL(ds);
     CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "'carpet'"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "bottle, zipper"));
     char missing[4200];
     snprintf(missing, sizeof missing, "%s/nowhere", r);
-    CU_ASSERT_EQUAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, missing, NULL, 0), DDAD_STATUS_DATA);
+    CU_ASSERT_EQUAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, missing, NULL, 0), DDAD_STATUS_DATA);
     CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "nowhere"));
 
     /* wrong-size mask: found by validation */
     png(r, "zipper/ground_truth/scratch/000_mask.png", 15, 12, 1);
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, r, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, r, NULL, 0) == DDAD_OK);
     CU_ASSERT_EQUAL(ddad_dataset_validate(ds), DDAD_STATUS_DATA);
     CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "000_mask.png: mask is 15x12"));
     ddad_dataset_free(ds);
@@ -99,21 +99,21 @@ static void test_mvtec(void)
 
     /* truncated image: found by validation */
     CU_ASSERT_EQUAL(ddad_test_system("truncate -s 60 '%s/zipper/test/good/000.png'", r), 0);
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, r, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, r, NULL, 0) == DDAD_OK);
     CU_ASSERT_EQUAL(ddad_dataset_validate(ds), DDAD_STATUS_DATA);
     CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "zipper/test/good/000.png: truncated"));
     ddad_dataset_free(ds);
 
     /* missing mask: found by indexing */
     ddad_test_system("rm '%s/bottle/ground_truth/crack/001_mask.png'", r);
-    CU_ASSERT_EQUAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, r, cats, 1), DDAD_STATUS_DATA);
+    CU_ASSERT_EQUAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, r, cats, 1), DDAD_STATUS_DATA);
     CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "bottle/test/crack/001.png: anomalous test image has no mask"));
 
     /* empty category */
     char *e = mk("mvtec/empty/train/good");
     free(e);
     const char *ec[] = {"empty"};
-    CU_ASSERT_EQUAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, r, ec, 1), DDAD_STATUS_DATA);
+    CU_ASSERT_EQUAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, r, ec, 1), DDAD_STATUS_DATA);
     CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "empty/train/good: no training images"));
     free(r);
 }
@@ -127,7 +127,7 @@ static void test_btad(void)
     png(r, "01/test/ko/0003.png", 10, 10, 3);
     png(r, "01/ground_truth/ko/0003.png", 10, 10, 1);
     ddad_dataset_t *ds = NULL;
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_BTAD, r, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_BTAD, r, NULL, 0) == DDAD_OK);
     CU_ASSERT_EQUAL(ds->n, 4);
     CU_ASSERT_EQUAL(ddad_dataset_validate(ds), DDAD_OK);
     CU_ASSERT_STRING_EQUAL(ds->samples[3].name, "test/ko/0003.png");
@@ -145,14 +145,14 @@ static void test_folder(void)
     png(r, "parts/test/normal/b.png", 9, 9, 3);
     png(r, "parts/test/abnormal/c.png", 9, 9, 3);
     ddad_dataset_t *ds = NULL;
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_FOLDER, r, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_FOLDER, r, NULL, 0) == DDAD_OK);
     CU_ASSERT_EQUAL(ds->n, 3);
     CU_ASSERT_FALSE(ds->has_masks);
     CU_ASSERT_PTR_NULL(ds->samples[1].mask_path);
     CU_ASSERT_EQUAL(ds->samples[1].label, 1);
     ddad_dataset_free(ds);
     png(r, "parts/masks/c.png", 9, 9, 1);
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_FOLDER, r, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_FOLDER, r, NULL, 0) == DDAD_OK);
     CU_ASSERT_TRUE(ds->has_masks);
     CU_ASSERT_PTR_NOT_NULL(ds->samples[1].mask_path);
     ddad_dataset_free(ds);
@@ -185,7 +185,7 @@ static void test_visa_raw(void)
     fclose(f);
     ddad_dataset_t *ds = NULL;
     const char *cats[] = {"candle"};
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_VISA, r, cats, 1) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_VISA, r, cats, 1) == DDAD_OK);
     CU_ASSERT_EQUAL(ds->n, 4);
     CU_ASSERT_EQUAL(ds->mask_threshold, 0);
     CU_ASSERT_STRING_EQUAL(ds->samples[0].name, "train/good/0000.JPG");
@@ -198,7 +198,7 @@ static void test_visa_raw(void)
     char out[4200];
     snprintf(out, sizeof out, "%s/visa_mvtec", g_tmp);
     CU_ASSERT_EQUAL(ddad_test_system("'%s/ddad-visa-convert' '%s' '%s' > /dev/null", ddad_test_bin_dir(), r, out), 0);
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, out, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, out, NULL, 0) == DDAD_OK);
     CU_ASSERT_EQUAL(ds->n, 6);
     CU_ASSERT_EQUAL(ddad_dataset_count(ds, "candle", DDAD_SPLIT_TEST, 1), 1);
     CU_ASSERT_EQUAL(ddad_dataset_validate(ds), DDAD_OK);

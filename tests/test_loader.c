@@ -33,7 +33,7 @@ static void setup(void)
     o.categories = cats;
     o.n_categories = 1;
     CU_ASSERT_FATAL(ddad_synth_generate(&o, NULL, NULL) == DDAD_OK);
-    CU_ASSERT_FATAL(ddad_dataset_index(&g_ds, DDAD_DATASET_MVTEC, g_tmp, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&g_ds, DDAD_DATA_FORMAT_MVTEC, g_tmp, NULL, 0) == DDAD_OK);
     CU_ASSERT_FATAL(ddad_dataset_select(g_ds, "woven", DDAD_SPLIT_TRAIN, &g_train, &g_ntrain) == DDAD_OK);
     CU_ASSERT_FATAL(g_ntrain == 8);
 }

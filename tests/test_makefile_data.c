@@ -105,7 +105,7 @@ static void test_download_verify_unpack(void)
     char root[4096];
     snprintf(root, sizeof root, "%s/d1/mvtec", g_tmp);
     ddad_dataset_t *ds = NULL;
-    CU_ASSERT_EQUAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, root, NULL, 0), DDAD_OK);
+    CU_ASSERT_EQUAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, root, NULL, 0), DDAD_OK);
     if (ds) {
         CU_ASSERT_EQUAL(ds->n, 4);
         CU_ASSERT_EQUAL(ddad_dataset_validate(ds), DDAD_OK);

@@ -217,7 +217,7 @@ static void setup(void)
     ddad_dataset_t *ds = NULL;
     const ddad_sample_t **test = NULL;
     size_t n_test = 0;
-    CU_ASSERT_EQUAL_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, root, cats, 1), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, root, cats, 1), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_dataset_select(ds, CATEGORY, DDAD_SPLIT_TEST, &test, &n_test), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(n_test, N_GOOD + 3 * N_PER_DEFECT);
     int class_id = ddad_config_category_index(&cfg, CATEGORY);

@@ -60,7 +60,7 @@ static void setup(void)
     CU_ASSERT_EQUAL_FATAL(ddad_trainer_create(&trainer, &cfg, &to), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_trainer_run(trainer), DDAD_OK);
 
-    CU_ASSERT_EQUAL_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, root, cats, 1), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, root, cats, 1), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_dataset_select(ds, "woven", DDAD_SPLIT_TRAIN, &train_s, &n_train), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_dataset_select(ds, "woven", DDAD_SPLIT_TEST, &test_s, &n_test), DDAD_OK);
     snprintf(padim_path, sizeof padim_path, "%s/%s", ddad_trainer_run_dir(trainer), DDAD_RECON_PADIM_FILE);

@@ -37,7 +37,7 @@ static void test_masks_are_changed_pixels(void)
     char root[4200];
     snprintf(root, sizeof root, "%s/a", g_tmp);
     ddad_dataset_t *ds = NULL;
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, root, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, root, NULL, 0) == DDAD_OK);
     CU_ASSERT_EQUAL(ddad_dataset_validate(ds), DDAD_OK);
     CU_ASSERT_EQUAL(ds->n_categories, 6);
     size_t nd = 0;
@@ -101,7 +101,7 @@ static void test_area_range(void)
     double lo = 1, hi = 0;
     CU_ASSERT_FATAL(ddad_synth_generate(&o, NULL, NULL) == DDAD_OK);
     ddad_dataset_t *ds = NULL;
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, out, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, out, NULL, 0) == DDAD_OK);
     for (size_t i = 0; i < ds->n; i++) {
         if (!ds->samples[i].mask_path)
             continue;

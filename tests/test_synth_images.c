@@ -132,7 +132,7 @@ static void test_masks_are_changed_pixels(void)
     char root[4400];
     snprintf(root, sizeof root, "%s/a", g_out);
     ddad_dataset_t *ds = NULL;
-    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATASET_MVTEC, root, NULL, 0) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, root, NULL, 0) == DDAD_OK);
     CU_ASSERT_EQUAL(ddad_dataset_validate(ds), DDAD_OK);
     size_t nd = 0, ngood = 0;
     double amin = 1, amax = 0;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../h5io.h"
+#include "../run.h"
 #include "ddad_version.h"
 #include "tensor_h5.h"
 
@@ -114,18 +115,6 @@ static ddad_status_t write_all(ddad_h5_t *f, const ddad_model_t *m, ddad_adamw_t
     return st;
 }
 
-static ddad_status_t fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return ddad_fail(DDAD_STATUS_IO, "%s: cannot reopen to sync: %s", path, strerror(errno));
-    int rc = fsync(fd);
-    close(fd);
-    if (rc != 0)
-        return ddad_fail(DDAD_STATUS_IO, "%s: fsync failed: %s", path, strerror(errno));
-    return DDAD_OK;
-}
-
 ddad_status_t ddad_checkpoint_save(const char *path, const ddad_model_t *m, ddad_adamw_t *opt,
                                    ddad_generator_t *noise_gen, const ddad_checkpoint_state_t *state)
 {
@@ -141,7 +130,7 @@ ddad_status_t ddad_checkpoint_save(const char *path, const ddad_model_t *m, ddad
     if (st == DDAD_OK)
         st = cst;
     if (st == DDAD_OK)
-        st = fsync_path(tmp);
+        st = ddad_run_fsync_path(tmp);
     if (st == DDAD_OK && rename(tmp, path) != 0)
         st = ddad_fail(DDAD_STATUS_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (st != DDAD_OK) {

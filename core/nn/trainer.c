@@ -14,6 +14,7 @@
 
 #include "../dataset.h"
 #include "../loader.h"
+#include "../run.h"
 #include "../torch/dist.h"
 #include "checkpoint.h"
 #include "target_cache.h"
@@ -84,30 +85,6 @@ double ddad_trainer_lr_at(const ddad_config_t *cfg, int64_t step)
 }
 
 /* ---- run folder ------------------------------------------------------------- */
-
-static ddad_status_t mkdir_p(const char *path)
-{
-    char buf[TRAINER_PATH_MAX];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
-        return ddad_fail(DDAD_STATUS_IO, "path too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            struct stat sb;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return ddad_fail(DDAD_STATUS_IO, "cannot create run folder %s (at %s): %s", path, buf,
-                                 strerror(errno));
-            if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
-                return ddad_fail(DDAD_STATUS_IO, "cannot create run folder %s: %s exists and is not a folder", path,
-                                 buf);
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    return DDAD_OK;
-}
 
 /* Creates and deletes a file in dir: proves writes work, also for root, for
  * whom permission bits do not. */
@@ -229,13 +206,8 @@ static ddad_status_t truncate_log(const char *run_dir, int64_t last)
 static ddad_status_t open_data(ddad_trainer_t *tr)
 {
     const ddad_config_t *cfg = &tr->cfg;
-    char fmt_name[64];
-    ddad_dataset_format_t fmt;
-    if (!ddad_config_get_text(cfg, "data.format", fmt_name, sizeof fmt_name))
-        return ddad_fail(DDAD_STATUS_INTERNAL, "data.format missing from the schema");
-    ddad_status_t st = ddad_dataset_format_parse(fmt_name, &fmt);
-    if (st != DDAD_OK)
-        return ddad_fail_context(DDAD_STATUS_CONFIG, "data.format");
+    const ddad_data_format_t fmt = cfg->data.format;
+    ddad_status_t st = DDAD_OK;
 
     const char *names[DDAD_CONFIG_MAX_NAMES];
     size_t n_cat = ddad_config_categories(cfg, names, DDAD_CONFIG_MAX_NAMES);
@@ -583,7 +555,10 @@ static ddad_status_t create_local(ddad_trainer_t *tr, const ddad_config_t *cfg)
         if (!tr->opts.dry_run) {
             char ck[TRAINER_PATH_MAX + 16];
             snprintf(ck, sizeof ck, "%s/checkpoints", tr->run_dir);
-            DDAD_TRY(mkdir_p(ck));
+            if ((st = ddad_run_mkdir_p(ck)) != DDAD_OK) {
+                ddad_fail_context(st, "creating the run folder");
+                goto fail;
+            }
             DDAD_TRY(probe_writable(ck, "checkpoint folder"));
         }
     }

@@ -750,7 +750,7 @@ int main(int argc, char **argv)
     ddad_dataset_t *ds = NULL;
     /* every input and output is checked before the long work: the data set
      * (all categories, every image header), the outputs, the device, weights */
-    DDAD_TRY(ddad_dataset_index(&ds, (ddad_dataset_format_t)r.cfg.data.format, r.cfg.data.root, cats, nc));
+    DDAD_TRY(ddad_dataset_index(&ds, r.cfg.data.format, r.cfg.data.root, cats, nc));
     DDAD_TRY(ddad_dataset_validate(ds));
     /* fit on the images ddad trains on: data.val_split's held-out ones are not */
     ddad_dataset_hold_out(ds, r.cfg.data.val_split, NULL);

@@ -760,9 +760,9 @@ int ddad_fuzz_dataset(const uint8_t *data, size_t size)
         ddad_fuzz_die_("cannot create the data root", root);
     if (size < 2)
         return DDAD_FUZZ_REJECTED;
-    static const ddad_dataset_format_t formats[4] = {DDAD_DATASET_MVTEC, DDAD_DATASET_VISA, DDAD_DATASET_BTAD,
-                                                     DDAD_DATASET_FOLDER};
-    ddad_dataset_format_t fmt = formats[data[0] % 4];
+    static const ddad_data_format_t formats[4] = {DDAD_DATA_FORMAT_MVTEC, DDAD_DATA_FORMAT_VISA, DDAD_DATA_FORMAT_BTAD,
+                                                     DDAD_DATA_FORMAT_FOLDER};
+    ddad_data_format_t fmt = formats[data[0] % 4];
     bool validate = data[1] & 1;
     int catsel = (data[1] >> 1) & 3;
     size_t pos = 2;
