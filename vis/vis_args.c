@@ -1,0 +1,111 @@
+/* vis/vis_args.c - the command line of ddad-vis (see vis.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vis.h"
+
+static const char *usage_text =
+    "usage: ddad-vis CONFIG [options]\n"
+    "\n"
+    "Figures of a trained run: Figure 7 (gradient denoising), anomaly maps, a contact sheet.\n"
+    "\n"
+    "options:\n"
+    "  --set KEY=VALUE     override a config key (repeatable)\n"
+    "  --image PATH        one image (a test image of the data set, or any image file)\n"
+    "  --all-test          every test image of the run's categories\n"
+    "  --count N           the first N anomalous test images of the first category (default 4;\n"
+    "                      good ones fill up when there are fewer anomalous)\n"
+    "  --figures LIST      comma-separated: fig7, maps, sheet (default all three)\n"
+    "  --out DIR           output folder (default <run dir>/figures)\n"
+    "  --checkpoint PATH   checkpoint to load (default the latest of the run)\n"
+    "  --device D          cpu, cuda or cuda:N (overrides the config's device)\n"
+    "  --colormap NAME     viridis (default) or inferno\n"
+    "  --print-run-dir     print the run folder of CONFIG (after --set) and exit\n"
+    "  --print-config      print the resolved configuration (YAML) and exit\n"
+    "  --help, --version\n"
+    "\n"
+    "Data errors (4) include a missing run, checkpoint, data set or image.\n";
+
+
+#define usage_error(...) ddad_cli_usage_error(&a->cli, __VA_ARGS__)
+
+/* DDAD_CLI_CONTINUE, or the exit code to return now. */
+int vis_parse_args(int argc, char **argv, vis_args_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->cli = ddad_cli_init("ddad-vis", usage_text);
+    a->count = 4;
+    a->fig7 = a->maps = a->sheet = true;
+    a->cm = DDAD_COLORMAP_VIRIDIS;
+    int selectors = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int common = ddad_cli_common(&a->cli, argc, argv, &i);
+        if (common == DDAD_CLI_EXIT)
+            return a->cli.exit_code;
+        if (common == DDAD_CLI_HANDLED)
+            continue;
+        if (!strcmp(s, "--print-run-dir")) {
+            a->print_run_dir = true;
+        } else if (!strcmp(s, "--all-test")) {
+            a->all_test = true;
+            selectors++;
+        } else if (!strcmp(s, "--image") || !strcmp(s, "--count") || !strcmp(s, "--figures") ||
+                   !strcmp(s, "--out") || !strcmp(s, "--checkpoint") || !strcmp(s, "--colormap")) {
+            if (!v)
+                return usage_error("%s needs a value", s);
+            i++;
+            if (!strcmp(s, "--image")) {
+                a->image = v;
+                selectors++;
+            } else if (!strcmp(s, "--count")) {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (*end || n < 1 || n > 100000)
+                    return usage_error("--count %s: need a whole number from 1 to 100000", v);
+                a->count = (int)n;
+                selectors++;
+            } else if (!strcmp(s, "--figures")) {
+                a->fig7 = a->maps = a->sheet = false;
+                char buf[256];
+                snprintf(buf, sizeof buf, "%s", v);
+                for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                    if (!strcmp(tok, "fig7"))
+                        a->fig7 = true;
+                    else if (!strcmp(tok, "maps"))
+                        a->maps = true;
+                    else if (!strcmp(tok, "sheet"))
+                        a->sheet = true;
+                    else
+                        return usage_error("--figures: unknown figure \"%s\" (fig7, maps, sheet)", tok);
+                }
+                if (!a->fig7 && !a->maps && !a->sheet)
+                    return usage_error("--figures %s: no figure chosen", v);
+            } else if (!strcmp(s, "--out")) {
+                a->out = v;
+            } else if (!strcmp(s, "--checkpoint")) {
+                a->checkpoint = v;
+            } else if (ddad_colormap_parse(v, &a->cm) != 0) {
+                return usage_error("--colormap %s: use viridis or inferno", v);
+            }
+        } else if (s[0] == '-' && s[1]) {
+            return usage_error("unknown option %s", s);
+        } else if (!a->config) {
+            a->config = s;
+        } else {
+            return usage_error("unexpected argument %s (one CONFIG only)", s);
+        }
+    }
+    if (!a->config)
+        return usage_error("%s", "missing CONFIG");
+    if (selectors > 1)
+        return usage_error("%s", "--image, --all-test and --count are alternatives: give one");
+    return -1;
+}
