@@ -2,12 +2,50 @@
 #include "runtime.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+extern char **environ;
+
+static bool g_set_early;
+
+/* Runs before any shared library's constructor (ELF preinit_array of the
+ * executable), so libgomp sees the policy when it initialises. */
+static void set_wait_policy_early(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    (void)argv;
+    if (!envp)
+        return;
+    for (char **e = envp; *e; e++)
+        if (!strncmp(*e, "OMP_WAIT_POLICY=", 16))
+            return; /* the user's value */
+    /* the C library has not set environ yet at this point: start from the
+     * process's environment so that setenv keeps every other variable
+     * (OMP_NUM_THREADS...) visible to the libraries' constructors */
+    if (!environ)
+        environ = envp;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 0) == 0)
+        g_set_early = true;
+}
+
+__attribute__((section(".preinit_array"), used)) static void (*const ddad_preinit_wait_policy)(int, char **,
+                                                                                            char **) =
+    set_wait_policy_early;
+
+bool ddad_runtime_set_early(void) { return g_set_early; }
 
 void ddad_runtime_reexec(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY"))
         return;
+    if (g_set_early) {
+        /* libgomp has read it already; the C library reset the environment
+         * to the original block after the hook, so set it again for child
+         * processes */
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+        return;
+    }
     if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0)
         return;
     execv("/proc/self/exe", argv);

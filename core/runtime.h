@@ -4,17 +4,30 @@
  * libgomp's worker threads spin-wait between parallel regions. On a machine
  * whose cores are shared (two cores, other jobs) a spinning thread takes the
  * core the working one needs: a training step of configs/tiny.yaml measured
- * 20x slower with 2 spinning threads than with OMP_WAIT_POLICY=PASSIVE. libgomp
- * reads the variable once, when it is loaded, so the program sets it and
- * re-executes itself. A value the user set is left alone. Every program
- * (ddad-train, ddad-eval, ddad-vis) calls it first thing in main().
+ * 20x slower with 2 spinning threads than with OMP_WAIT_POLICY=PASSIVE.
+ * libgomp reads the variable once, in its constructor, when it is loaded.
+ *
+ * A program that links this module sets OMP_WAIT_POLICY=PASSIVE (unless
+ * the user set a value) from the executable's .preinit_array, which the
+ * dynamic loader runs before the constructors of any shared library
+ * (libgomp's included), so no second process start is needed (checked
+ * with OMP_DISPLAY_ENV=TRUE: libgomp reports PASSIVE at its start). Every
+ * program calls ddad_runtime_reexec first thing in main(): it pulls this
+ * module into the executable and, where the early hook could not run (the
+ * variable is still unset), falls back to setting it and re-executing.
  *
  *     int main(int argc, char **argv) { ddad_runtime_reexec(argv); ... }
  */
 #ifndef DDAD_RUNTIME_H
 #define DDAD_RUNTIME_H
 
+#include <stdbool.h>
+
 /* Returns only when no re-execution was needed or possible. */
 void ddad_runtime_reexec(char **argv);
+
+/* True when the wait policy was set by the early hook of this process
+ * (for tests). */
+bool ddad_runtime_set_early(void);
 
 #endif
