@@ -1195,6 +1195,9 @@ static ddad_status_t validate_impl(const ddad_config_t *cfg, const origin_t *o)
     if (cfg->train.precision == DDAD_PRECISION_FP16 && strncmp(cfg->device, "cuda", 4) != 0)
         return vfail(o, "train.precision",
                      "train.precision fp16 needs a CUDA device (device is '%s'); use fp32 or bf16", cfg->device);
+    if (cfg->score.precision == DDAD_PRECISION_FP16 && strncmp(cfg->device, "cuda", 4) != 0)
+        return vfail(o, "score.precision",
+                     "score.precision fp16 needs a CUDA device (device is '%s'); use fp32 or bf16", cfg->device);
     return validate_categories(cfg, o);
 }
 

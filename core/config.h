@@ -184,6 +184,7 @@ typedef struct ddad_config_score {
     ddad_feature_timestep_t feature_timestep;
     ddad_score_resolution_t resolution;
     int batch_size;
+    ddad_precision_t precision; /* autocast dtype of the UNet / EfficientNet forwards */
 } ddad_config_score_t;
 
 typedef struct ddad_config_recon {

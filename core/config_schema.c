@@ -259,6 +259,9 @@ static const ddad_config_key_t k_schema[] = {
     K_ENUM("score.resolution", score.resolution, "model", k_resolutions,
            "Evaluate at the model resolution (masks: nearest) or the original image size."),
     K_INT("score.batch_size", score.batch_size, "8", 1, 4096, "Images per scoring batch."),
+    K_ENUM("score.precision", score.precision, "fp32", k_precisions,
+           "Autocast precision of the UNet and EfficientNet forwards when scoring (fp16 needs CUDA; "
+           "bf16 on the CPU through oneDNN); the KL and feature-error maths stay fp32."),
 
     K_INT("recon.rounds", recon.rounds, "100", 0, 100000, "Gradient-denoising rounds."),
     K_INT("recon.grad_steps", recon.grad_steps, "5", 0, 10000, "PaDiM gradient steps per round."),

@@ -182,6 +182,55 @@ void ddad_score_resize_bilinear(const float *in, int64_t h, int64_t w, float *ou
 
 /* ---- the model part ------------------------------------------------------------ */
 
+/* score.precision: whether the network forwards run under autocast, and in
+ * which dtype. fp32 touches no autocast state at all (the maps are those of a
+ * build without the key, bit for bit). */
+typedef struct score_amp {
+    bool on;
+    ddad_dtype_t dtype; /* f16 or bf16 when on */
+} score_amp_t;
+
+static ddad_status_t score_amp_open(const ddad_model_t *m, score_amp_t *a)
+{
+    ddad_precision_t p = m->cfg.score.precision;
+    a->on = p != DDAD_PRECISION_FP32;
+    a->dtype = p == DDAD_PRECISION_FP16 ? DDAD_DTYPE_F16 : DDAD_DTYPE_BF16;
+    if (p == DDAD_PRECISION_FP16 && m->device.type != DDAD_DEVICE_TYPE_CUDA)
+        return ddad_fail(DDAD_STATUS_CONFIG,
+                         "score.precision fp16 needs a CUDA device (device is %s); use fp32 or bf16", m->cfg.device);
+    return DDAD_OK;
+}
+
+/* Turns autocast on (on = true) or off for the model's device; a no-op for fp32. */
+static ddad_status_t score_amp_set(const ddad_model_t *m, const score_amp_t *a, bool on)
+{
+    if (!a->on)
+        return DDAD_OK;
+    ddad_status_t st = ddad_autocast_set(on, m->device, a->dtype, NULL);
+    if (st != DDAD_OK)
+        return ddad_fail_context(st, "score.precision %s on %s", a->dtype == DDAD_DTYPE_F16 ? "fp16" : "bf16",
+                                 m->cfg.device);
+    return DDAD_OK;
+}
+
+/* After an autocast region: *t (if any, and not float32 already) to float32;
+ * the new handle lands in the current scope. A no-op for fp32. */
+static ddad_status_t score_amp_to_f32(const score_amp_t *a, ddad_tensor_t **t)
+{
+    if (!a->on || !t || !*t || ddad_tensor_dtype(*t) == DDAD_DTYPE_F32)
+        return DDAD_OK;
+    return ddad_to_dtype(t, *t, DDAD_DTYPE_F32);
+}
+
+/* The context of a failure inside an autocast region. */
+static ddad_status_t score_amp_fail(const ddad_model_t *m, const score_amp_t *a, ddad_status_t st)
+{
+    if (!a->on)
+        return st;
+    return ddad_fail_context(st, "scoring under score.precision %s autocast on %s (fp32 is the fallback)",
+                             a->dtype == DDAD_DTYPE_F16 ? "fp16" : "bf16", m->cfg.device);
+}
+
 /* dst[slot[k]] += src[k] / D for the pc maps of HW values in src (pc, HW). */
 static void accumulate_draws(float *dst, const float *src, const int64_t *slot, int64_t pc, int64_t hw, int64_t D)
 {
@@ -203,7 +252,7 @@ static void accumulate_draws(float *dst, const float *src, const int64_t *slot, 
  * so a timestep's maps are the mean over its D draws. */
 static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0, const ddad_tensor_t *target,
                                  const int64_t *class_ids, const int64_t *image_ids, int64_t p0, int64_t pc,
-                                 ddad_generator_t *gen, ddad_score_maps_t *r)
+                                 const score_amp_t *amp, ddad_generator_t *gen, ddad_score_maps_t *r)
 {
     const ddad_config_score_t *sc = &m->cfg.score;
     const ddad_diffusion_t *d = &m->score_diffusion;
@@ -219,6 +268,7 @@ static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0,
     float *buf = malloc((size_t)(pc * HW) * sizeof *buf);
     size_t mark = ddad_scope_begin();
     ddad_status_t st = DDAD_OK;
+    bool amp_active = false;
     if (!img || !tv || !yv || !slot || !noise || !buf) {
         st = ddad_fail(DDAD_STATUS_NOMEM, "scoring: out of memory");
         goto fail;
@@ -248,6 +298,9 @@ static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0,
     DDAD_TRY(ddad_index_select(&x0c, x0, 0, idx));
     DDAD_TRY(ddad_diffusion_q_sample(d, x0c, tt, nz, &xt));
     DDAD_TRY(ddad_diffusion_map_timesteps(d, tt, &tnet));
+    /* the UNet under autocast (score.precision); everything after in fp32 */
+    DDAD_TRY(score_amp_set(m, amp, true));
+    amp_active = amp->on;
     if (quirk) {
         DDAD_TRY(ddad_unet_forward(u, xt, tnet, y, 0, &out, NULL));
         DDAD_TRY(ddad_unet_forward_ex(u, xt, tt, y, fs, NULL, &feat, NULL, NULL));
@@ -256,6 +309,10 @@ static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0,
         DDAD_TRY(ddad_unet_forward(u, xt, tnet, y, fs, &out, fs > 0 ? &feat : NULL));
         r->unet_calls += 1;
     }
+    amp_active = false;
+    DDAD_TRY(score_amp_set(m, amp, false));
+    DDAD_TRY(score_amp_to_f32(amp, &out));
+    DDAD_TRY(score_amp_to_f32(amp, &feat));
     ddad_vb_terms_t vb;
     memset(&vb, 0, sizeof vb);
     DDAD_TRY(ddad_diffusion_vb_terms(d, x0c, xt, tt, out, true, &vb)); /* lands in this scope */
@@ -284,6 +341,10 @@ static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0,
         accumulate_draws(r->feat_steps, buf, slot, pc, HW, D);
     }
 fail:
+    if (amp_active) {
+        st = score_amp_fail(m, amp, st);
+        score_amp_set(m, amp, false);
+    }
     ddad_scope_end(mark);
     free(img);
     free(tv);
@@ -340,7 +401,14 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
         ddad_score_maps_free(&r);
         return ddad_fail(DDAD_STATUS_NOMEM, "scoring %lld images at %lld px: out of memory", (long long)n, (long long)S);
     }
+    score_amp_t amp;
+    ddad_status_t ast = score_amp_open(m, &amp);
+    if (ast != DDAD_OK) {
+        ddad_score_maps_free(&r);
+        return ast;
+    }
     bool grad_was = ddad_grad_set_enabled(false);
+    bool amp_active = false;
     ddad_generator_t *gen = NULL;
     size_t mark = ddad_scope_begin();
     ddad_status_t st = DDAD_OK;
@@ -350,11 +418,18 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
     DDAD_TRY(ddad_from_buffer(&x0, images, shape, 4, DDAD_DTYPE_F32));
     if (m->device.type != DDAD_DEVICE_TYPE_CPU)
         DDAD_TRY(ddad_to_device(&x0, x0, m->device));
-    if (!rgb)
+    if (!rgb) { /* the EfficientNet under autocast too; the target in fp32 */
+        DDAD_TRY(score_amp_set(m, &amp, true));
+        amp_active = amp.on;
         DDAD_TRY(ddad_model_feature_target(m, x0, cfg->features.score_size, &target));
+        amp_active = false;
+        DDAD_TRY(score_amp_set(m, &amp, false));
+        DDAD_TRY(score_amp_to_f32(&amp, &target));
+    }
     const int64_t P = n * T * r.n_draws, chunk = sc->batch_size > 0 ? sc->batch_size : 1;
     for (int64_t p0 = 0; p0 < P; p0 += chunk)
-        DDAD_TRY(score_chunk(m, x0, target, class_ids, image_ids, p0, P - p0 < chunk ? P - p0 : chunk, gen, &r));
+        DDAD_TRY(score_chunk(m, x0, target, class_ids, image_ids, p0, P - p0 < chunk ? P - p0 : chunk, &amp, gen,
+                             &r));
     for (int64_t i = 0; i < n; i++) {
         float *map = r.map + i * HW;
         ddad_score_combine(r.kl_steps + i * T * HW, rgb ? NULL : r.feat_steps + i * T * HW, T, HW, sc->alpha,
@@ -376,6 +451,10 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
         r.score[i] = ddad_score_image(map, HW, sc->image_score, sc->topk);
     }
 fail:
+    if (amp_active) {
+        st = score_amp_fail(m, &amp, st);
+        score_amp_set(m, &amp, false);
+    }
     ddad_scope_end(mark);
     ddad_generator_free(gen);
     ddad_grad_set_enabled(grad_was);

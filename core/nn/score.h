@@ -48,6 +48,24 @@
  *   mean over RGB of (x0_hat_t - x0)^2, x0_hat_t the clipped one-step
  *   prediction of x0 from x_t (the same UNet call), no standardisation, no
  *   feature map (feat_steps and feat are NULL), map = pixel.
+ * Precision (score.precision):
+ *   fp32 (default): everything in float32; no autocast state is touched.
+ *   bf16 / fp16: autocast (thread-local, on only around these calls) in that
+ *     dtype for the two network parts:
+ *       - the EfficientNet feature target f(x0), and
+ *       - the UNet forward(s) (eps, variance, feature head F_theta).
+ *     Convolutions, linear layers and attention matmuls run in bf16 / fp16
+ *     (on the CPU through oneDNN, native on AVX-512 BF16); the UNet's
+ *     GroupNorm and the attention softmax run in float32, as under CUDA
+ *     autocast (ddad_group_norm in core/torch does it on the CPU), and the
+ *     timestep embedding is computed in float32; element-wise ops, the
+ *     EfficientNet's BatchNorm (float32 statistics) and the resizes between
+ *     follow their inputs' dtype (float32 if any input is). The outputs are
+ *     cast to float32 before anything else, so noise, q_sample, the posterior, the KL
+ *     terms and logs, the standardisation, the feature error and its resize,
+ *     the timestep / draw averages, the map combination, smoothing and the
+ *     image score are all float32. fp16 needs a CUDA device (status CONFIG
+ *     otherwise, as the config validation says).
  * Everything is at the model resolution S x S; ddad_score_resize_bilinear
  * brings a map to an image's original size. Image scores are always taken on
  * the model-resolution map.

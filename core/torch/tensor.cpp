@@ -999,6 +999,14 @@ ddad_status_t ddad_group_norm(ddad_tensor_t **out, const ddad_tensor_t *x, int64
         if (x->t.dim() < 2 || groups <= 0 || x->t.size(1) % groups != 0)
             throw std::invalid_argument("channels (" + std::to_string(x->t.dim() >= 2 ? x->t.size(1) : -1) +
                                         ") must be divisible by groups (" + std::to_string(groups) + ")");
+        // A bf16/f16 x with f32 affine parameters (autocast's conv -> GroupNorm):
+        // normalise in float32 and return float32, as CUDA autocast's fp32 rule
+        // for group_norm (and guided-diffusion's GroupNorm32) does. libtorch
+        // 1.13's CPU autocast has no rule for group_norm and its CPU kernel
+        // refuses mixed dtypes.
+        const at::ScalarType xs = x->t.scalar_type();
+        if ((xs == at::kBFloat16 || xs == at::kHalf) && w && w->t.scalar_type() == at::kFloat)
+            return at::group_norm(x->t.to(at::kFloat), groups, opt_tensor(w), opt_tensor(b), eps);
         return at::group_norm(x->t, groups, opt_tensor(w), opt_tensor(b), eps);
     });
 }
