@@ -294,7 +294,9 @@ static ddad_status_t open_precision(ddad_trainer_t *tr)
     ddad_status_t st = ddad_autocast_set(true, tr->model.device, tr->amp_dtype, &was);
     if (st == DDAD_OK) {
         /* the pattern of every UNet layer (conv -> GroupNorm with f32 affine):
-         * libtorch 1.13's CPU autocast fails it for bf16 */
+         * libtorch 1.13's CPU autocast has no bf16 GroupNorm; the shim's
+         * ddad_group_norm normalises such inputs in f32, so this probe now
+         * passes there and guards other libtorch builds */
         size_t mark = ddad_scope_begin();
         const int64_t xs[4] = {1, 32, 4, 4}, ws[4] = {32, 32, 3, 3}, cs[1] = {32};
         ddad_tensor_t *x, *w, *g, *b, *h;
@@ -686,9 +688,13 @@ static ddad_status_t sum_over_ranks(ddad_trainer_t *tr, double *vals, size_t n)
  * loss * grad_scale (1 / grad_accum, times the fp16 loss scale), which adds
  * this micro-batch's share of the whole batch's gradient to .grad. mv
  * receives the micro-batch's loss, mse, vb, feat (unscaled means). Every
- * tensor it makes is freed before it returns. */
+ * tensor it makes is freed before it returns. given_target (one process's
+ * whole batch, or NULL): the caller's extractor targets
+ * (ddad_trainer_step_batch), whose images are not the loader's, so the
+ * target cache is not used for them either way. */
 static ddad_status_t micro_step(ddad_trainer_t *tr, int64_t k, int64_t Bm, const ddad_tensor_t *t_all,
-                                const ddad_tensor_t *noise_all, double grad_scale, double mv[4])
+                                const ddad_tensor_t *noise_all, const ddad_tensor_t *given_target, bool given,
+                                double grad_scale, double mv[4])
 {
     const ddad_config_t *cfg = &tr->cfg;
     ddad_model_t *m = &tr->model;
@@ -720,7 +726,9 @@ static ddad_status_t micro_step(ddad_trainer_t *tr, int64_t k, int64_t Bm, const
         if (st != DDAD_OK)
             goto fail;
     }
-    if (m->has_features && tr->targets) /* unaugmented images: each image's target once */
+    if (m->has_features && given_target)
+        DDAD_TRY(ddad_slice(&target, given_target, 0, k * Bm, (k + 1) * Bm, 1));
+    else if (m->has_features && tr->targets && !given) /* unaugmented images: each image's target once */
         DDAD_TRY(ddad_target_cache_get(tr->targets, m, x0, ddad_loader_batch_indices(tr->loader) + k * Bm, Bm, fs,
                                        &target));
     else if (m->has_features)
@@ -768,10 +776,55 @@ fail:
     return st;
 }
 
-ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
+/* The inputs of a step from the caller (ddad_trainer_step_batch): images and
+ * labels into x_host / y_host, t, the noise and the targets as tensors on the
+ * model's device (scope-owned: the caller holds the scope). */
+static ddad_status_t take_batch(ddad_trainer_t *tr, const ddad_train_batch_t *b, ddad_tensor_t **t,
+                                ddad_tensor_t **noise, ddad_tensor_t **target)
+{
+    const ddad_model_t *m = &tr->model;
+    const int64_t B = tr->batch, S = tr->size, T = m->train_diffusion.num_timesteps;
+    const int64_t fs = tr->cfg.features.train_size;
+    const int64_t shape[4] = {B, 3, S, S}, tshape[4] = {B, DDAD_EFFNET_FEAT_CHANNELS, fs, fs};
+    if (tr->local_batch != B) /* one process holds the whole batch */
+        return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_step_batch: not with data parallel training");
+    if (!b->x0 || !b->t || !b->noise || (tr->cfg.model.num_classes > 0 && !b->y))
+        return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_step_batch: x0, t, noise%s must be given",
+                         tr->cfg.model.num_classes > 0 ? " and y (the model has a class embedding)" : "");
+    for (int64_t i = 0; i < B; i++) {
+        if (b->t[i] < 0 || b->t[i] >= T)
+            return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_step_batch: t[%" PRId64 "] = %" PRId64
+                             " is outside 0 .. %" PRId64, i, b->t[i], T - 1);
+        if (b->y && tr->cfg.model.num_classes > 0 && (b->y[i] < 0 || b->y[i] >= tr->cfg.model.num_classes))
+            return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_step_batch: y[%" PRId64 "] = %" PRId64
+                             " is outside 0 .. %d", i, b->y[i], tr->cfg.model.num_classes - 1);
+    }
+    memcpy(tr->x_host, b->x0, (size_t)(B * 3 * S * S) * sizeof *tr->x_host);
+    for (int64_t i = 0; i < B; i++)
+        tr->y_host[i] = b->y ? b->y[i] : 0;
+    ddad_status_t st = DDAD_OK;
+    DDAD_TRY(ddad_from_buffer(t, b->t, &B, 1, DDAD_DTYPE_I64));
+    DDAD_TRY(ddad_from_buffer(noise, b->noise, shape, 4, DDAD_DTYPE_F32));
+    if (b->target && m->has_features)
+        DDAD_TRY(ddad_from_buffer(target, b->target, tshape, 4, DDAD_DTYPE_F32));
+    if (m->device.type != DDAD_DEVICE_TYPE_CPU) {
+        DDAD_TRY(ddad_to_device(t, *t, m->device));
+        DDAD_TRY(ddad_to_device(noise, *noise, m->device));
+        if (*target)
+            DDAD_TRY(ddad_to_device(target, *target, m->device));
+    }
+fail:
+    return st;
+}
+
+/* One step on the loader's batch with t and noise from the generator, or
+ * (given != NULL) on the caller's batch. */
+static ddad_status_t step_on(ddad_trainer_t *tr, const ddad_train_batch_t *given, ddad_train_stats_t *stats)
 {
     if (!tr->loader)
         return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_step: a dry-run trainer cannot train");
+    if (given && tr->dist)
+        return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_step_batch: not with data parallel training");
     const ddad_config_t *cfg = &tr->cfg;
     ddad_model_t *m = &tr->model;
     const int64_t B = tr->batch, S = tr->size;
@@ -784,17 +837,21 @@ ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats)
     ddad_adamw_zero_grad(tr->opt); /* the last step's gradients, kept for inspection until now */
     size_t mark = ddad_scope_begin();
     ddad_status_t st = DDAD_OK;
-    ddad_tensor_t *t, *noise;
-    DDAD_TRY(ddad_loader_next(tr->loader, tr->x_host, tr->y_host));
-    /* t and the noise of the whole batch, in one draw each: the same numbers
-     * whatever the number of processes and micro-batches */
-    DDAD_TRY(ddad_randint(&t, 0, m->train_diffusion.num_timesteps, &B, 1, m->device, tr->gen));
-    DDAD_TRY(ddad_randn(&noise, shape, 4, DDAD_DTYPE_F32, m->device, tr->gen));
+    ddad_tensor_t *t, *noise, *given_target = NULL;
+    if (given) {
+        DDAD_TRY(take_batch(tr, given, &t, &noise, &given_target));
+    } else {
+        DDAD_TRY(ddad_loader_next(tr->loader, tr->x_host, tr->y_host));
+        /* t and the noise of the whole batch, in one draw each: the same numbers
+         * whatever the number of processes and micro-batches */
+        DDAD_TRY(ddad_randint(&t, 0, m->train_diffusion.num_timesteps, &B, 1, m->device, tr->gen));
+        DDAD_TRY(ddad_randn(&noise, shape, 4, DDAD_DTYPE_F32, m->device, tr->gen));
+    }
     for (int64_t k = 0; k < A; k++) {
         /* equal micro-batches: the mean loss of the batch is the mean of their
          * means, so each backward of loss / A adds its share of the gradient */
         double mv[4];
-        DDAD_TRY(micro_step(tr, k, Bm, t, noise, tr->loss_scale / (double)A, mv));
+        DDAD_TRY(micro_step(tr, k, Bm, t, noise, given_target, given != NULL, tr->loss_scale / (double)A, mv));
         for (int j = 0; j < 4; j++)
             vals[j] += mv[j] / (double)A;
     }
@@ -863,6 +920,15 @@ fail:
         stats->lr = lr;
     }
     return st;
+}
+
+ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats) { return step_on(tr, NULL, stats); }
+
+ddad_status_t ddad_trainer_step_batch(ddad_trainer_t *tr, const ddad_train_batch_t *batch, ddad_train_stats_t *stats)
+{
+    if (!batch)
+        return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_step_batch: batch is NULL");
+    return step_on(tr, batch, stats);
 }
 
 /* ---- checkpoints and the loop ------------------------------------------------------- */

@@ -141,6 +141,27 @@ void ddad_trainer_free(ddad_trainer_t *tr);
  * checkpoints or the log. */
 ddad_status_t ddad_trainer_step(ddad_trainer_t *tr, ddad_train_stats_t *stats);
 
+/* A batch chosen by the caller, for ddad_trainer_step_batch. Host memory,
+ * C-contiguous; B = train.batch_size, S = data.image_size, fs =
+ * features.train_size. Borrowed for the duration of the call. */
+typedef struct ddad_train_batch {
+    const float *x0;     // (B, 3, S, S) clean images in [-1, 1]
+    const int64_t *y;    // (B) class ids; may be NULL when model.num_classes is 0
+    const int64_t *t;    // (B) timesteps in 0 .. diffusion.steps - 1
+    const float *noise;  // (B, 3, S, S) the eps of q_sample
+    const float *target; // (B, 272, fs, fs) extractor features of x0, or NULL: the extractor computes them
+} ddad_train_batch_t;
+
+/* ddad_trainer_step on the caller's batch instead of the loader's, with the
+ * caller's t and noise instead of the generator's: the same forward, loss,
+ * backward (in grad_accum micro-batches), clipping, AdamW at the scheduled
+ * lr, EMA update and step count. The loader, the noise generator and the
+ * target cache are neither used nor advanced. For replaying a reference
+ * implementation's steps (tests/test_nn_train_reference.c). One process only
+ * (DDAD_STATUS_USAGE with opts.dist, a missing input, or t or y out of
+ * range). */
+ddad_status_t ddad_trainer_step_batch(ddad_trainer_t *tr, const ddad_train_batch_t *batch, ddad_train_stats_t *stats);
+
 /* Steps to train.iterations: appends train.log, checkpoints every
  * checkpoint_every steps and at the end (pruned to keep_checkpoints), honours
  * stop_at and stop_flag. Returns DDAD_OK, DDAD_STATUS_INTERRUPTED (after a

@@ -2,9 +2,12 @@
 ResBlocks, BigGAN up/down ResBlocks, legacy-order attention, class
 embedding) with the feature head of Lu et al. (GroupNorm, SiLU, 1x1 conv to
 272 channels on a decoder block resized to feat_size), and the diffusion
-maths the authors' scoring needs. Parameter names follow guided-diffusion's
-state_dict, so the parameter count can be compared with ddad's C model.
-Used by bench_score.py as the reference implementation."""
+maths the authors' scoring and training need. Parameter names follow
+guided-diffusion's state_dict, so the parameter count can be compared with
+ddad's C model and weights exchanged through HDF5 by name.
+Used by bench_score.py as the reference implementation, and by
+tests/reference/train_step_reference.py (Diffusion(1000, 1000).training_losses)
+for the training-step reference of test_nn_train_reference."""
 import math
 
 import torch
@@ -139,7 +142,10 @@ class ADMUNet(nn.Module):
 
 
 class Diffusion:
-    """Linear betas over 1000 steps respaced to `respacing` (guided-diffusion)."""
+    """Linear betas over 1000 steps respaced to `respacing` (guided-diffusion).
+    Diffusion(1000, 1000) is the (unrespaced) training process; its betas are
+    recomputed from alphas_cumprod as the official SpacedDiffusion does (within
+    2e-16 of the linspace)."""
 
     def __init__(self, steps=1000, respacing=250):
         scale = 1000 / steps
@@ -177,3 +183,60 @@ class Diffusion:
         kl = 0.5 * (-1 + p_logvar - q_logvar + math.exp(q_logvar) * torch.exp(-p_logvar)
                     + (q_mean - p_mean) ** 2 * torch.exp(-p_logvar))
         return kl / math.log(2.0), x0_hat
+
+    # ---- training (guided-diffusion's training_losses + the AnomalyModel feature term) ----
+
+    @staticmethod
+    def _ex(arr, t):
+        """arr[t] for a batch of timesteps: looked up in float64, cast to float32,
+        shaped (N, 1, 1, 1) (guided-diffusion's _extract_into_tensor)."""
+        return arr[t].float()[:, None, None, None]
+
+    def q_sample_batch(self, x0, t, noise):
+        """x_t for per-sample timesteps t (N,)."""
+        return self._ex(self.ac.sqrt(), t) * x0 + self._ex((1 - self.ac).sqrt(), t) * noise
+
+    @staticmethod
+    def _normal_cdf(x):
+        return 0.5 * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3))))
+
+    def training_losses(self, out, x0, xt, t, noise, feats=None, target=None):
+        """The terms of GaussianDiffusion.training_losses (epsilon prediction,
+        LEARNED_RANGE variance, loss type MSE) for per-sample t (N,):
+          mse (N,)   mean over C,H,W of (noise - eps)^2
+          vb  (N,)   bits: the mean KL(q(x_{t-1}|x_t,x0) || p(x_{t-1}|x_t)), or the
+                     discretised-Gaussian decoder NLL where t == 0; computed with
+                     the eps half detached and no clipping of pred_xstart
+          feat_mse   () the AnomalyModel term: mean over all elements of
+                     (target - feats)^2, one scalar for the batch (None without feats)"""
+        C = x0.shape[1]
+        eps, v = out[:, :C], out[:, C:]
+        mse = ((noise - eps) ** 2).mean(dim=(1, 2, 3))
+        eps_d = eps.detach()
+        # q(x_{t-1} | x_t, x0)
+        q_mean = self._ex(self.c1, t) * x0 + self._ex(self.c2, t) * xt
+        q_logvar = self._ex(self.post_logvar, t)
+        # p(x_{t-1} | x_t): LEARNED_RANGE variance, pred_xstart from eps (not clipped)
+        min_log = self._ex(self.post_logvar, t)
+        max_log = self._ex(torch.log(self.betas), t)
+        frac = (v + 1) / 2
+        p_logvar = frac * max_log + (1 - frac) * min_log
+        x0_hat = self._ex(torch.sqrt(1.0 / self.ac), t) * xt - self._ex(torch.sqrt(1.0 / self.ac - 1), t) * eps_d
+        p_mean = self._ex(self.c1, t) * x0_hat + self._ex(self.c2, t) * xt
+        kl = 0.5 * (-1.0 + p_logvar - q_logvar + torch.exp(q_logvar - p_logvar)
+                    + (q_mean - p_mean) ** 2 * torch.exp(-p_logvar))
+        kl = kl.mean(dim=(1, 2, 3)) / math.log(2.0)
+        # decoder NLL (t == 0): discretised Gaussian, log_scales = 0.5 * log variance
+        centered = x0 - p_mean
+        inv_stdv = torch.exp(-0.5 * p_logvar)
+        cdf_plus = self._normal_cdf(inv_stdv * (centered + 1.0 / 255.0))
+        cdf_min = self._normal_cdf(inv_stdv * (centered - 1.0 / 255.0))
+        log_cdf_plus = torch.log(cdf_plus.clamp(min=1e-12))
+        log_one_minus_cdf_min = torch.log((1.0 - cdf_min).clamp(min=1e-12))
+        log_probs = torch.where(x0 < -0.999, log_cdf_plus,
+                                torch.where(x0 > 0.999, log_one_minus_cdf_min,
+                                            torch.log((cdf_plus - cdf_min).clamp(min=1e-12))))
+        nll = (-log_probs).mean(dim=(1, 2, 3)) / math.log(2.0)
+        vb = torch.where(t == 0, nll, kl)
+        feat_mse = None if feats is None else ((target - feats) ** 2).mean()
+        return {"mse": mse, "vb": vb, "feat_mse": feat_mse}
