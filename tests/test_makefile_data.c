@@ -1,6 +1,7 @@
 /* tests/test_makefile_data.c - Makefile.data's download + verify + unpack path,
  * driven through file:// URLs to a small tarball built here, and its failures
  * (checksum mismatch, recorded checksum mismatch, unreachable URL). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,14 @@
 
 static char *g_tmp;
 
-static int exists(const char *fmt, const char *a, const char *b)
+static int exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int exists(const char *fmt, ...)
 {
     char p[4096];
-    snprintf(p, sizeof p, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof p, fmt, ap);
+    va_end(ap);
     struct stat sb;
     return stat(p, &sb) == 0;
 }

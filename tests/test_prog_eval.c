@@ -3,6 +3,7 @@
  * freshly created model), and, when the trainer is built in, a short
  * training whose model must localise clearly better than an untrained one. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,14 @@ static char *g_dir;            /* temporary root                          */
 static char g_cfg_dir[4096];   /* per-category configs                    */
 static bool g_ready;
 
-static bool exists(const char *fmt, const char *a)
+static bool exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool exists(const char *fmt, ...)
 {
     char p[8192];
-    snprintf(p, sizeof p, fmt, a);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof p, fmt, ap);
+    va_end(ap);
     struct stat sb;
     return stat(p, &sb) == 0;
 }

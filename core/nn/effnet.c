@@ -54,23 +54,24 @@ ddad_effnet_options_t ddad_effnet_default_options(void)
 
 /* ---- construction ---------------------------------------------------------- */
 
-static ddad_status_t new_buf(ddad_params_t *p, ddad_tensor_t **out, const int64_t *shape, int ndim, const char *fmt,
+/* Buffer "_blocks.<block>.<leaf>", or "<leaf>" when block < 0. */
+static ddad_status_t new_buf(ddad_params_t *p, ddad_tensor_t **out, const int64_t *shape, int ndim, const char *leaf,
                              int block)
 {
     char name[DDAD_PARAM_NAME_MAX];
     if (block >= 0)
-        snprintf(name, sizeof name, fmt, block);
+        snprintf(name, sizeof name, "_blocks.%d.%s", block, leaf);
     else
-        snprintf(name, sizeof name, "%s", fmt);
+        snprintf(name, sizeof name, "%s", leaf);
     return ddad_params_new_buffer(p, out, name, shape, ndim);
 }
 
-/* BatchNorm of c channels under prefix ("_bn0" or "_blocks.%d._bn1"). */
+/* BatchNorm of c channels under prefix ("_bn0", or "_blocks.<block>._bn1" for prefix "_bn1"). */
 static ddad_status_t new_bn(ddad_params_t *p, ddad_effnet_bn_t *bn, int64_t c, const char *prefix, int block)
 {
     char pre[64], name[96];
     if (block >= 0)
-        snprintf(pre, sizeof pre, prefix, block);
+        snprintf(pre, sizeof pre, "_blocks.%d.%s", block, prefix);
     else
         snprintf(pre, sizeof pre, "%s", prefix);
     ddad_tensor_t **slots[4] = {&bn->weight, &bn->bias, &bn->running_mean, &bn->running_var};
@@ -118,27 +119,27 @@ static ddad_status_t build(ddad_effnet_t *net)
         int64_t mid = (int64_t)b->in_ch * b->expand;
         if (b->expand != 1) {
             int64_t s[4] = {mid, b->in_ch, 1, 1};
-            if ((st = new_buf(p, &b->expand_w, s, 4, "_blocks.%d._expand_conv.weight", i)) != DDAD_OK)
+            if ((st = new_buf(p, &b->expand_w, s, 4, "_expand_conv.weight", i)) != DDAD_OK)
                 return st;
-            if ((st = new_bn(p, &b->bn0, mid, "_blocks.%d._bn0", i)) != DDAD_OK)
+            if ((st = new_bn(p, &b->bn0, mid, "_bn0", i)) != DDAD_OK)
                 return st;
         }
         int64_t dw[4] = {mid, 1, b->kernel, b->kernel};
-        if ((st = new_buf(p, &b->depthwise_w, dw, 4, "_blocks.%d._depthwise_conv.weight", i)) != DDAD_OK)
+        if ((st = new_buf(p, &b->depthwise_w, dw, 4, "_depthwise_conv.weight", i)) != DDAD_OK)
             return st;
-        if ((st = new_bn(p, &b->bn1, mid, "_blocks.%d._bn1", i)) != DDAD_OK)
+        if ((st = new_bn(p, &b->bn1, mid, "_bn1", i)) != DDAD_OK)
             return st;
         int64_t sr[4] = {b->se_ch, mid, 1, 1}, se = b->se_ch;
         int64_t sx[4] = {mid, b->se_ch, 1, 1};
-        if ((st = new_buf(p, &b->se_reduce_w, sr, 4, "_blocks.%d._se_reduce.weight", i)) != DDAD_OK ||
-            (st = new_buf(p, &b->se_reduce_b, &se, 1, "_blocks.%d._se_reduce.bias", i)) != DDAD_OK ||
-            (st = new_buf(p, &b->se_expand_w, sx, 4, "_blocks.%d._se_expand.weight", i)) != DDAD_OK ||
-            (st = new_buf(p, &b->se_expand_b, &mid, 1, "_blocks.%d._se_expand.bias", i)) != DDAD_OK)
+        if ((st = new_buf(p, &b->se_reduce_w, sr, 4, "_se_reduce.weight", i)) != DDAD_OK ||
+            (st = new_buf(p, &b->se_reduce_b, &se, 1, "_se_reduce.bias", i)) != DDAD_OK ||
+            (st = new_buf(p, &b->se_expand_w, sx, 4, "_se_expand.weight", i)) != DDAD_OK ||
+            (st = new_buf(p, &b->se_expand_b, &mid, 1, "_se_expand.bias", i)) != DDAD_OK)
             return st;
         int64_t pr[4] = {b->out_ch, mid, 1, 1};
-        if ((st = new_buf(p, &b->project_w, pr, 4, "_blocks.%d._project_conv.weight", i)) != DDAD_OK)
+        if ((st = new_buf(p, &b->project_w, pr, 4, "_project_conv.weight", i)) != DDAD_OK)
             return st;
-        if ((st = new_bn(p, &b->bn2, b->out_ch, "_blocks.%d._bn2", i)) != DDAD_OK)
+        if ((st = new_bn(p, &b->bn2, b->out_ch, "_bn2", i)) != DDAD_OK)
             return st;
     }
     return DDAD_OK;

@@ -106,10 +106,16 @@ static double now_s(void)
 
 /* ---- command line ----------------------------------------------------------------- */
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
 {
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     ddad_cli_t cli = ddad_cli_init(PROG, "");
-    return ddad_cli_usage_error(&cli, fmt, arg);
+    return ddad_cli_usage_error(&cli, "%s", msg);
 }
 
 static int parse_methods(const char *s, unsigned *out)

@@ -58,6 +58,15 @@ typedef struct ddad_fuzz_target {
     ddad_fuzz_fn fn;
 } ddad_fuzz_target_t;
 
+int ddad_fuzz_config(const uint8_t *data, size_t size);
+int ddad_fuzz_image(const uint8_t *data, size_t size);
+int ddad_fuzz_mapsfile(const uint8_t *data, size_t size);
+int ddad_fuzz_mapslayout(const uint8_t *data, size_t size);
+int ddad_fuzz_h5params(const uint8_t *data, size_t size);
+int ddad_fuzz_dataset(const uint8_t *data, size_t size);
+int ddad_fuzz_tiff(const uint8_t *data, size_t size);
+void ddad_fuzz_shutdown(void);
+
 /* ---- shared helpers ---------------------------------------------------- */
 
 static char ddad_fuzz_dir_[512];
