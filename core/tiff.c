@@ -10,6 +10,8 @@
  * (PackBits' best ratio), all checked before the output is allocated. */
 #include "tiff.h"
 
+#include "run.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -736,6 +738,8 @@ static ddad_status_t write_tiff(FILE *f, const tiff_writer_t *wr)
     return st;
 }
 
+static ddad_status_t write_tiff_to(FILE *f, void *user) { return write_tiff(f, user); }
+
 ddad_status_t ddad_tiff_write_float(const char *path, const float *data, int w, int h)
 {
     if (!path || !*path || !data)
@@ -744,30 +748,5 @@ ddad_status_t ddad_tiff_write_float(const char *path, const float *data, int w, 
         return ddad_fail(DDAD_STATUS_USAGE, "%s: cannot write a %d x %d TIFF map (1 to %lld Mpixel)", path, w, h,
                          (long long)(DDAD_TIFF_MAX_PIXELS >> 20));
     tiff_writer_t wr = {.path = path, .data = data, .w = (uint32_t)w, .h = (uint32_t)h};
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 5);
-    if (!tmp)
-        return ddad_fail(DDAD_STATUS_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        ddad_status_t st = ddad_fail(DDAD_STATUS_IO, "%s: cannot create %s: %s (does the folder exist?)", path,
-                                     tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    ddad_status_t st = write_tiff(f, &wr);
-    if (st == DDAD_OK && fflush(f) != 0)
-        st = ddad_fail(DDAD_STATUS_IO, "%s: writing %s failed: %s", path, tmp, strerror(errno));
-    if (st == DDAD_OK && fsync(fileno(f)) != 0 && errno != EINVAL) /* EINVAL: cannot sync (a pipe) */
-        st = ddad_fail(DDAD_STATUS_IO, "%s: fsync of %s failed: %s", path, tmp, strerror(errno));
-    if (fclose(f) != 0 && st == DDAD_OK)
-        st = ddad_fail(DDAD_STATUS_IO, "%s: writing %s failed: %s", path, tmp, strerror(errno));
-    if (st == DDAD_OK && rename(tmp, path) != 0)
-        st = ddad_fail(DDAD_STATUS_IO, "%s: cannot move %s into place: %s", path, tmp, strerror(errno));
-    if (st != DDAD_OK)
-        remove(tmp);
-    free(tmp);
-    return st;
+    return ddad_run_write_atomic(path, write_tiff_to, &wr);
 }
