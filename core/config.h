@@ -150,6 +150,8 @@ typedef struct ddad_config_features {
     char weights[DDAD_CONFIG_PATH_MAX]; /* "" = random weights (labelled)   */
     int train_size;             /* feat_size in training                     */
     int score_size;             /* feat_size at test time                    */
+    int input_size;             /* backbone input side; 0 = the image's      */
+    bool standardize;           /* per-channel training statistics           */
 } ddad_config_features_t;
 
 typedef struct ddad_config_train {

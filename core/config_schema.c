@@ -211,6 +211,13 @@ static const ddad_config_key_t k_schema[] = {
     K_INT("features.train_size", features.train_size, "64", 1, 1024, "Feature map size in training."),
     K_INT("features.score_size", features.score_size, "16", 1, 1024,
           "Feature map size when scoring (the authors' test script uses 16)."),
+    K_INT("features.input_size", features.input_size, "0", 0, 1024,
+          "Side the image is resized to (bilinear) before the backbone; 0 = the image as it is. A 64 px image "
+          "fed at 256 puts the deepest tap at 16 x 16 instead of 4 x 4."),
+    K_BOOL("features.standardize", features.standardize, "false",
+           "Standardise each of the 272 feature channels by its mean and std over the training images "
+           "(computed when training starts, stored in the checkpoint), so that every tap weighs in the feature "
+           "error; the authors' method compares raw features."),
 
     K_INT("train.iterations", train.iterations, "10000", 1, IMAX, "Optimizer steps."),
     K_INT("train.batch_size", train.batch_size, "2", 1, 4096, "Images per step."),

@@ -319,6 +319,86 @@ static void test_lr_schedule(void)
     CU_ASSERT_DOUBLE_EQUAL(ddad_trainer_lr_at(&cfg, 50), 1e-4, 1e-18);
 }
 
+/* features.standardize: the trainer measures per-channel statistics before
+ * the first step, the checkpoint carries them, a loaded model applies them,
+ * and a checkpoint without them is refused when the config asks for them. */
+static void test_feature_standardize(void)
+{
+    const char *extra[] = {"train.iterations=2", "train.checkpoint_every=2", "features.standardize=true",
+                           "features.input_size=64", "train.batch_size=4"};
+    ddad_config_t cfg;
+    load_cfg(&cfg, "standardize", extra, 5);
+    ddad_trainer_t *tr = NULL;
+    ddad_trainer_opts_t o = ddad_trainer_opts_default();
+    ddad_status_t st = ddad_trainer_create(&tr, &cfg, &o);
+    if (st != DDAD_OK)
+        fprintf(stderr, "\n  create: %s\n", ddad_last_error());
+    CU_ASSERT_FATAL(st == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_trainer_run(tr) == DDAD_OK);
+    char latest[4200];
+    CU_ASSERT_FATAL(ddad_checkpoint_latest(ddad_trainer_run_dir(tr), latest, sizeof latest) == DDAD_OK);
+    ddad_trainer_free(tr);
+
+    /* a fresh model reads the statistics back */
+    ddad_model_t m;
+    CU_ASSERT_FATAL(ddad_model_create(&m, &cfg, DDAD_MODEL_WITH_EMA | DDAD_MODEL_WITH_FEATURES) == DDAD_OK);
+    float mean[DDAD_EFFNET_FEAT_CHANNELS], sd[DDAD_EFFNET_FEAT_CHANNELS];
+    CU_ASSERT_FALSE(ddad_effnet_get_standardization(&m.effnet, mean, sd));
+    CU_ASSERT_FATAL(ddad_checkpoint_load(latest, &m, NULL, NULL, NULL) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_effnet_get_standardization(&m.effnet, mean, sd));
+    CU_ASSERT_EQUAL(m.effnet.input_size, 64);
+    int positive = 0;
+    for (int c = 0; c < DDAD_EFFNET_FEAT_CHANNELS; c++)
+        positive += sd[c] > 0 && isfinite(mean[c]);
+    CU_ASSERT_EQUAL(positive, DDAD_EFFNET_FEAT_CHANNELS);
+
+    /* standardised features are (raw - mean) / std per channel */
+    const int64_t S = cfg.data.image_size, shape[4] = {2, 3, S, S};
+    size_t nx = (size_t)(2 * 3 * S * S);
+    float *x = malloc(nx * sizeof *x);
+    CU_ASSERT_FATAL(x != NULL);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)sin(0.37 * (double)i);
+    ddad_tensor_t *xt = NULL, *fz = NULL, *fr = NULL;
+    CU_ASSERT_FATAL(ddad_from_buffer(&xt, x, shape, 4, DDAD_DTYPE_F32) == DDAD_OK);
+    const int64_t fs = 8, plane = fs * fs, nf = 2 * DDAD_EFFNET_FEAT_CHANNELS * plane;
+    CU_ASSERT_FATAL(ddad_model_feature_target(&m, xt, fs, &fz) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_effnet_set_standardization(&m.effnet, NULL, NULL) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_model_feature_target(&m, xt, fs, &fr) == DDAD_OK);
+    float *z = malloc((size_t)nf * sizeof *z), *r = malloc((size_t)nf * sizeof *r);
+    CU_ASSERT_FATAL(z && r);
+    CU_ASSERT(ddad_to_buffer(fz, z, (size_t)nf * sizeof *z, DDAD_DTYPE_F32) == DDAD_OK);
+    CU_ASSERT(ddad_to_buffer(fr, r, (size_t)nf * sizeof *r, DDAD_DTYPE_F32) == DDAD_OK);
+    double worst = 0;
+    for (int64_t i = 0; i < nf; i++) {
+        int c = (int)((i / plane) % DDAD_EFFNET_FEAT_CHANNELS);
+        double want = ((double)r[i] - mean[c]) / sd[c], d = fabs(z[i] - want) / (1 + fabs(want));
+        worst = d > worst ? d : worst;
+    }
+    CU_ASSERT(worst < 1e-4);
+    free(x);
+    free(z);
+    free(r);
+    ddad_tensor_free(xt);
+    ddad_tensor_free(fz);
+    ddad_tensor_free(fr);
+    ddad_model_free(&m);
+
+    /* a run trained without the statistics cannot be scored as if it had them */
+    const char *plain_extra[] = {"train.iterations=1", "train.checkpoint_every=1"};
+    ddad_config_t plain;
+    load_cfg(&plain, "plain_stats", plain_extra, 2);
+    CU_ASSERT_FATAL(ddad_trainer_create(&tr, &plain, &o) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_trainer_run(tr) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_checkpoint_latest(ddad_trainer_run_dir(tr), latest, sizeof latest) == DDAD_OK);
+    ddad_trainer_free(tr);
+    plain.features.standardize = true;
+    CU_ASSERT_FATAL(ddad_model_create(&m, &plain, DDAD_MODEL_WITH_EMA | DDAD_MODEL_WITH_FEATURES) == DDAD_OK);
+    CU_ASSERT_EQUAL(ddad_checkpoint_load(latest, &m, NULL, NULL, NULL), DDAD_STATUS_DATA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "feature_stats"));
+    ddad_model_free(&m);
+}
+
 static void cleanup(void)
 {
     if (tmp_root)
@@ -335,6 +415,8 @@ int main(void)
                                         {"cached extractor targets give the same losses", test_target_cache_same_losses},
                                         {"NaN stops with NUMERIC, last checkpoint kept", test_nan_stops},
                                         {"existing run refused without force", test_refuses_existing_run},
+                                        {"feature standardisation is measured, stored and applied",
+                                         test_feature_standardize},
                                         {"cleanup", cleanup},
                                         {0}};
     return ddad_test_main("nn_trainer", tests);

@@ -75,6 +75,13 @@ static ddad_status_t write_all(ddad_h5_t *f, const ddad_model_t *m, ddad_adamw_t
             st = ddad_tensor_h5_write(f, "rng/noise", state, DDAD_DTYPE_U8, 0);
         ddad_tensor_free(state);
     }
+    float mean[DDAD_EFFNET_FEAT_CHANNELS], std[DDAD_EFFNET_FEAT_CHANNELS];
+    const int64_t nch = DDAD_EFFNET_FEAT_CHANNELS;
+    if (st == DDAD_OK && m->has_features && ddad_effnet_get_standardization(&m->effnet, mean, std)) {
+        st = ddad_h5_write(f, "feature_stats/mean", DDAD_H5_F32, mean, &nch, 1, 0);
+        if (st == DDAD_OK)
+            st = ddad_h5_write(f, "feature_stats/std", DDAD_H5_F32, std, &nch, 1, 0);
+    }
     char *yaml = NULL;
     if (st == DDAD_OK)
         st = ddad_config_to_yaml(&m->cfg, &yaml);
@@ -165,6 +172,29 @@ static ddad_status_t open_checked(ddad_h5_t **f, const char *path)
     return st;
 }
 
+/* feature_stats/{mean,std} (272 each) into the extractor's standardisation;
+ * absent in checkpoints of runs without features.standardize. */
+static ddad_status_t load_feature_stats(ddad_h5_t *f, ddad_model_t *m, const char *path)
+{
+    int64_t shape[DDAD_H5_MAX_DIMS];
+    int ndim = 0;
+    if (ddad_h5_shape(f, "feature_stats/mean", shape, &ndim) != DDAD_OK) {
+        ddad_clear_error();
+        if (m->cfg.features.standardize)
+            return ddad_fail(DDAD_STATUS_DATA, "%s has no feature_stats/ although its config sets "
+                             "features.standardize: true (a damaged or hand-edited checkpoint): retrain", path);
+        return ddad_effnet_set_standardization(&m->effnet, NULL, NULL);
+    }
+    float mean[DDAD_EFFNET_FEAT_CHANNELS], std[DDAD_EFFNET_FEAT_CHANNELS];
+    const int64_t nch = DDAD_EFFNET_FEAT_CHANNELS;
+    ddad_status_t st = ddad_h5_read_into(f, "feature_stats/mean", DDAD_H5_F32, mean, &nch, 1);
+    if (st == DDAD_OK)
+        st = ddad_h5_read_into(f, "feature_stats/std", DDAD_H5_F32, std, &nch, 1);
+    if (st == DDAD_OK)
+        st = ddad_effnet_set_standardization(&m->effnet, mean, std);
+    return st;
+}
+
 ddad_status_t ddad_checkpoint_load(const char *path, ddad_model_t *m, ddad_adamw_t *opt, ddad_generator_t *noise_gen,
                                    ddad_checkpoint_state_t *state)
 {
@@ -175,6 +205,8 @@ ddad_status_t ddad_checkpoint_load(const char *path, ddad_model_t *m, ddad_adamw
     st = ddad_params_load_h5(&m->params, f, "weights", DDAD_PARAMS_STRICT, NULL);
     if (st == DDAD_OK && m->has_ema)
         st = ddad_params_load_h5(&m->ema_params, f, "ema", DDAD_PARAMS_STRICT, NULL);
+    if (st == DDAD_OK && m->has_features)
+        st = load_feature_stats(f, m, path);
     if (st == DDAD_OK && opt)
         st = load_moments(f, m, opt);
     if (st == DDAD_OK && noise_gen) {

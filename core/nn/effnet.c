@@ -1,6 +1,7 @@
 /* core/nn/effnet.c - EfficientNet-B4 feature extractor, see effnet.h. */
 #include "effnet.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -223,6 +224,8 @@ void ddad_effnet_free(ddad_effnet_t *net)
     if (!net)
         return;
     ddad_params_free(&net->params);
+    ddad_tensor_free(net->chan_mean);
+    ddad_tensor_free(net->chan_std);
     memset(net, 0, sizeof *net);
 }
 
@@ -353,13 +356,57 @@ fail:
     return st;
 }
 
+ddad_status_t ddad_effnet_set_standardization(ddad_effnet_t *net, const float *mean, const float *std)
+{
+    ddad_tensor_free(net->chan_mean);
+    ddad_tensor_free(net->chan_std);
+    net->chan_mean = net->chan_std = NULL;
+    if (!mean || !std)
+        return DDAD_OK;
+    for (int c = 0; c < DDAD_EFFNET_FEAT_CHANNELS; c++)
+        if (!(std[c] > 0) || !isfinite(mean[c]) || !isfinite(std[c]))
+            return ddad_fail(DDAD_STATUS_DATA, "feature standardisation: channel %d has mean %g, std %g (the std "
+                             "must be positive and both finite)", c, mean[c], std[c]);
+    ddad_status_t st = DDAD_OK;
+    size_t mark = ddad_scope_begin();
+    const int64_t shape[4] = {1, DDAD_EFFNET_FEAT_CHANNELS, 1, 1};
+    ddad_tensor_t *hm, *hs, *dm, *ds;
+    DDAD_TRY(ddad_from_buffer(&hm, mean, shape, 4, DDAD_DTYPE_F32));
+    DDAD_TRY(ddad_from_buffer(&hs, std, shape, 4, DDAD_DTYPE_F32));
+    DDAD_TRY(ddad_to_device(&dm, hm, net->params.device));
+    DDAD_TRY(ddad_to_device(&ds, hs, net->params.device));
+    net->chan_mean = ddad_tensor_persist(dm);
+    net->chan_std = ddad_tensor_persist(ds);
+fail:
+    ddad_scope_end(mark);
+    return st;
+}
+
+bool ddad_effnet_get_standardization(const ddad_effnet_t *net, float *mean, float *std)
+{
+    if (!net->chan_mean)
+        return false;
+    size_t nb = DDAD_EFFNET_FEAT_CHANNELS * sizeof(float);
+    return ddad_to_buffer(net->chan_mean, mean, nb, DDAD_DTYPE_F32) == DDAD_OK &&
+           ddad_to_buffer(net->chan_std, std, nb, DDAD_DTYPE_F32) == DDAD_OK;
+}
+
 ddad_status_t ddad_effnet_features(const ddad_effnet_t *net, const ddad_tensor_t *x, int64_t fs, ddad_tensor_t **out)
 {
     ddad_status_t st = DDAD_OK;
     size_t mark = ddad_scope_begin();
     ddad_tensor_t *taps[DDAD_EFFNET_NUM_TAPS] = {0}, *f;
+    if (net->input_size > 0 && (ddad_tensor_size(x, 2) != net->input_size || ddad_tensor_size(x, 3) != net->input_size)) {
+        ddad_tensor_t *big; /* (N, 3, input_size, input_size) */
+        DDAD_TRY(ddad_interpolate(&big, x, net->input_size, net->input_size, DDAD_INTERP_BILINEAR, false));
+        x = big;
+    }
     DDAD_TRY(ddad_effnet_forward(net, x, taps, NULL)); /* kept: owned here */
-    DDAD_TRY(ddad_effnet_concat_taps(taps, fs, &f));
+    DDAD_TRY(ddad_effnet_concat_taps(taps, fs, &f));   /* (N, 272, fs, fs) */
+    if (net->chan_mean) {
+        DDAD_TRY(ddad_sub(&f, f, net->chan_mean));
+        DDAD_TRY(ddad_div(&f, f, net->chan_std));
+    }
     *out = ddad_tensor_keep(f);
 fail:
     for (int k = 0; k < DDAD_EFFNET_NUM_TAPS; k++)

@@ -99,6 +99,15 @@ typedef struct ddad_effnet {
      * every result computed with them must say so. */
     bool random_weights;
     char source[512];           /* the weights file, or "random (seed N)"       */
+    /* Input and output transforms of ddad_effnet_features (not of
+     * ddad_effnet_forward), both off after init:
+     * input_size > 0: x is resized (bilinear) to input_size x input_size
+     * before the stem (features.input_size);
+     * chan_mean / chan_std (1, 272, 1, 1), owned, on the weights' device:
+     * when set, features are (f - mean) / std per channel
+     * (features.standardize; ddad_effnet_set_standardization). */
+    int64_t input_size;
+    ddad_tensor_t *chan_mean, *chan_std;
 } ddad_effnet_t;
 
 ddad_effnet_options_t ddad_effnet_default_options(void);
@@ -131,9 +140,16 @@ ddad_status_t ddad_effnet_forward(const ddad_effnet_t *net, const ddad_tensor_t 
                                   ddad_tensor_t *taps[DDAD_EFFNET_NUM_TAPS], ddad_tensor_t **stem);
 
 /* The 272-channel feature map: each tap bilinearly resized (align_corners
- * false, no antialias) to (fs, fs) and concatenated in tap order.
+ * false, no antialias) to (fs, fs) and concatenated in tap order; with
+ * net->input_size and the standardisation applied when they are set.
  * x (N, 3, H, W) -> *out (N, 272, fs, fs), owned by the caller. */
 ddad_status_t ddad_effnet_features(const ddad_effnet_t *net, const ddad_tensor_t *x, int64_t fs, ddad_tensor_t **out);
+
+/* Per-channel standardisation of ddad_effnet_features: mean[272], std[272]
+ * (std > 0) are copied to the weights' device; NULL for both turns it off. */
+ddad_status_t ddad_effnet_set_standardization(ddad_effnet_t *net, const float *mean, const float *std);
+/* Copies the standardisation into mean[272], std[272]; false when off. */
+bool ddad_effnet_get_standardization(const ddad_effnet_t *net, float *mean, float *std);
 
 /* Same, from taps already computed by ddad_effnet_forward. */
 ddad_status_t ddad_effnet_concat_taps(ddad_tensor_t *const taps[DDAD_EFFNET_NUM_TAPS], int64_t fs, ddad_tensor_t **out);

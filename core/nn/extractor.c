@@ -23,6 +23,7 @@ ddad_status_t ddad_extractor_create(ddad_effnet_t *net, const ddad_config_t *cfg
     st = ddad_effnet_init(net, &eo);
     if (st != DDAD_OK)
         return ddad_fail_context(st, "features.weights");
+    net->input_size = cfg->features.input_size;
     if (net->random_weights)
         ddad_log(DDAD_LOG_WARN, "features.weights is empty: the feature extractor has RANDOM weights "
                  "(%s); results are labelled accordingly (make -f Makefile.data weights)", net->source);

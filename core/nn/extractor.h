@@ -5,7 +5,9 @@
  * ddad_extractor_create builds exactly the extractor that
  * ddad_model_create(..., DDAD_MODEL_WITH_FEATURES) builds for the same
  * config: on cfg->device, with cfg->features.weights, or, when that key is
- * empty, with the random initialisation seeded by cfg->seed. Its features
+ * empty, with the random initialisation seeded by cfg->seed, and with
+ * features.input_size (the standardisation of features.standardize comes
+ * from the training statistics: trainer, checkpoint). Its features
  * are therefore the targets ddad's feature head regresses. For programs that
  * need the backbone and nothing else (baselines, feature dumps).
  *

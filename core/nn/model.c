@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../h5io.h"
+#include "extractor.h"
 
 ddad_status_t ddad_unet_options_from_config(ddad_unet_options_t *opt, const ddad_config_t *cfg)
 {
@@ -125,20 +126,8 @@ ddad_status_t ddad_model_create(ddad_model_t *m, const ddad_config_t *cfg, unsig
         st = ddad_diffusion_init(&m->score_diffusion, sched, cfg->diffusion.steps, spacing);
     }
     if (st == DDAD_OK && (flags & DDAD_MODEL_WITH_FEATURES)) {
-        ddad_effnet_options_t eo = ddad_effnet_default_options();
-        eo.device = m->device;
-        eo.weights_path = cfg->features.weights[0] ? cfg->features.weights : NULL;
-        eo.seed = (uint64_t)cfg->seed;
-        st = ddad_effnet_init(&m->effnet, &eo);
-        if (st == DDAD_OK) {
-            m->has_features = true;
-            if (m->effnet.random_weights)
-                ddad_log(DDAD_LOG_WARN, "features.weights is empty: the feature extractor has RANDOM weights "
-                         "(%s); results are labelled accordingly (make -f Makefile.data weights)",
-                         m->effnet.source);
-        } else {
-            ddad_fail_context(st, "features.weights");
-        }
+        st = ddad_extractor_create(&m->effnet, cfg);
+        m->has_features = st == DDAD_OK;
     }
     if (st != DDAD_OK)
         ddad_model_free(m);

@@ -17,6 +17,7 @@
 #include "../run.h"
 #include "../torch/dist.h"
 #include "checkpoint.h"
+#include "feature_stats.h"
 #include "target_cache.h"
 
 #define TRAINER_PATH_MAX 4096
@@ -275,6 +276,18 @@ static ddad_status_t open_loader(ddad_trainer_t *tr)
 }
 
 /* ---- model, optimizer, precision ------------------------------------------------ */
+
+/* features.standardize: every rank measures the statistics on all training
+ * images (the same on every rank); a resumed run replaces them with the
+ * checkpoint's. */
+static ddad_status_t open_feature_stats(ddad_trainer_t *tr)
+{
+    float mean[DDAD_EFFNET_FEAT_CHANNELS], std[DDAD_EFFNET_FEAT_CHANNELS];
+    ddad_status_t st = ddad_feature_stats_compute(&tr->model.effnet, tr->train, tr->n_train, &tr->cfg, mean, std);
+    if (st == DDAD_OK)
+        st = ddad_effnet_set_standardization(&tr->model.effnet, mean, std);
+    return st;
+}
 
 static ddad_status_t open_precision(ddad_trainer_t *tr)
 {
@@ -584,6 +597,8 @@ static ddad_status_t create_local(ddad_trainer_t *tr, const ddad_config_t *cfg)
     /* 4. loader (decodes every image once), optimizer, generator */
     DDAD_TRY(open_loader(tr));
     DDAD_TRY(open_optimizer(tr));
+    if (tr->model.has_features && cfg->features.standardize)
+        DDAD_TRY(open_feature_stats(tr)); /* a resumed run then reads the stored ones */
     if (tr->model.has_features && cfg->data.rotation_deg == 0 && cfg->train.target_cache_mb > 0)
         DDAD_TRY(ddad_target_cache_create(&tr->targets, tr->n_train, (size_t)cfg->train.target_cache_mb << 20));
     tr->last_lr = ddad_trainer_lr_at(cfg, 0);
