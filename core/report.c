@@ -221,14 +221,13 @@ void ddad_metrics_add_note(ddad_metrics_record_t *rec, const char *note)
     snprintf(rec->notes + len, sizeof rec->notes - len, "%s%s", len ? "; " : "", note);
 }
 
-static void record_init(ddad_metrics_record_t *rec, const char *category, int64_t n, double limit)
+void ddad_metrics_record_init(ddad_metrics_record_t *rec, const char *category, double pro_limit)
 {
     memset(rec, 0, sizeof *rec);
-    snprintf(rec->category, sizeof rec->category, "%s", category);
-    rec->images = n;
+    snprintf(rec->category, sizeof rec->category, "%s", category ? category : "");
     rec->image_auroc = rec->pixel_auroc = rec->au_pro = NAN;
     rec->pixel_f1_max = rec->pixel_f1_threshold = rec->image_f1_max = rec->image_f1_threshold = NAN;
-    rec->au_pro_limit = limit;
+    rec->au_pro_limit = pro_limit;
 }
 
 ddad_status_t ddad_metrics_from_mapsfile(const char *path, double pro_limit, ddad_metrics_record_t *rec)
@@ -238,7 +237,8 @@ ddad_status_t ddad_metrics_from_mapsfile(const char *path, double pro_limit, dda
     ddad_status_t st = DDAD_OK;
     DDAD_TRY(ddad_mapsfile_open(&f, path));
     const ddad_mapsfile_info_t *in = ddad_mapsfile_info(f);
-    record_init(rec, in->category, in->n, pro_limit);
+    ddad_metrics_record_init(rec, in->category, pro_limit);
+    rec->images = in->n;
     if (!(imax = malloc((size_t)in->n * sizeof *imax))) {
         st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
         goto fail;

@@ -48,6 +48,11 @@ ddad_status_t ddad_report_format_parse(const char *s, ddad_report_format_t *fmt)
  * when the stream reports an error. */
 ddad_status_t ddad_report_write(FILE *out, const ddad_metrics_record_t *recs, size_t n, ddad_report_format_t fmt);
 
+/* Sets rec to category's record before any result: images 0, every metric
+ * NaN (undefined), au_pro_limit = pro_limit, no notes. Every record starts
+ * here (category is cut to fit). */
+void ddad_metrics_record_init(ddad_metrics_record_t *rec, const char *category, double pro_limit);
+
 /* Appends "; note" to rec->notes (nothing when note is empty or it would
  * not fit). */
 void ddad_metrics_add_note(ddad_metrics_record_t *rec, const char *note);

@@ -279,11 +279,7 @@ static eval_opts_t opts_of(const args_t *a, const ddad_config_t *cfg)
 /* A record that says why a category was not evaluated. */
 static void missing_record(ddad_metrics_record_t *r, const char *category, double limit, const char *why)
 {
-    memset(r, 0, sizeof *r);
-    snprintf(r->category, sizeof r->category, "%s", category);
-    r->image_auroc = r->pixel_auroc = r->au_pro = NAN;
-    r->pixel_f1_max = r->pixel_f1_threshold = r->image_f1_max = r->image_f1_threshold = NAN;
-    r->au_pro_limit = limit;
+    ddad_metrics_record_init(r, category, limit);
     snprintf(r->notes, sizeof r->notes, "NOT EVALUATED: %s", why);
 }
 

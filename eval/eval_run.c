@@ -326,11 +326,7 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
     char out_dir[DDAD_CONFIG_PATH_MAX + 128], path[DDAD_CONFIG_PATH_MAX + 256], maps_path[DDAD_CONFIG_PATH_MAX + 256];
     char notes[1024] = "";
     ddad_status_t st = DDAD_OK;
-    memset(rec, 0, sizeof *rec);
-    snprintf(rec->category, sizeof rec->category, "%s", category);
-    rec->image_auroc = rec->pixel_auroc = rec->au_pro = NAN;
-    rec->pixel_f1_max = rec->pixel_f1_threshold = rec->image_f1_max = rec->image_f1_threshold = NAN;
-    rec->au_pro_limit = o->pro_limit;
+    ddad_metrics_record_init(rec, category, o->pro_limit);
 
     const bool unified = ddad_config_is_unified(cfg);
     int class_id = ddad_config_category_index(cfg, category);

@@ -88,6 +88,7 @@ ddad_status_t eval_maps_dir(const char *dir, const char *data_root, ddad_data_fo
     ddad_image_t mimg = {0};
     char tmp[4096] = "";
     int W = 0, H = 0;
+    ddad_metrics_record_init(rec, category, pro_limit);
     ddad_status_t st = ddad_dataset_index(&ds, format, data_root, &category, 1);
     if (st == DDAD_OK)
         st = ddad_dataset_validate(ds);
