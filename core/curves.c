@@ -123,12 +123,6 @@ static void pixcurves_free(pixcurves_t *p)
     free(p->cum);
 }
 
-static ddad_status_t nonfinite_fail(int64_t i, int64_t k, int64_t w, float v)
-{
-    return ddad_fail(DDAD_STATUS_NUMERIC, "curves: anomaly map %lld has %g at pixel (y=%lld, x=%lld); maps must be finite",
-                     (long long)i, (double)v, (long long)(k / w), (long long)(k % w));
-}
-
 /* Pass 1: finiteness, the score range and the per-image maxima. */
 static ddad_status_t pixcurves_range(pixcurves_t *p, float *image_max)
 {
@@ -146,7 +140,7 @@ static ddad_status_t pixcurves_range(pixcurves_t *p, float *image_max)
         for (int64_t k = 0; k < hw; k++) {
             float v = map[k];
             if (!isfinite(v))
-                return nonfinite_fail(i, k, src->w, v);
+                return ddad_pixel_source_nonfinite("curves", i, k, src->w, v);
             if (v < p->lo)
                 p->lo = v;
             if (v > p->hi)

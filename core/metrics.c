@@ -363,10 +363,10 @@ static void pix_free(pix_t *p)
     free(p->touched_tmp);
 }
 
-static ddad_status_t nonfinite_fail(int64_t i, int64_t k, int64_t w, float v)
+ddad_status_t ddad_pixel_source_nonfinite(const char *who, int64_t i, int64_t k, int64_t w, float v)
 {
-    return ddad_fail(DDAD_STATUS_NUMERIC, "metrics: anomaly map %lld has %g at pixel (y=%lld, x=%lld); maps must be finite",
-                     (long long)i, (double)v, (long long)(k / w), (long long)(k % w));
+    return ddad_fail(DDAD_STATUS_NUMERIC, "%s: anomaly map %lld has %g at pixel (y=%lld, x=%lld); maps must be finite",
+                     who, (long long)i, (double)v, (long long)(k / w), (long long)(k % w));
 }
 
 /* Pass 1: per-bucket counts, finiteness, per-image maxima. */
@@ -384,7 +384,7 @@ static ddad_status_t pix_count(pix_t *p, float *image_max)
         for (int64_t k = 0; k < hw; k++) {
             float v = map[k];
             if (bits_not_finite(v))
-                return nonfinite_fail(i, k, src->w, v);
+                return ddad_pixel_source_nonfinite("metrics", i, k, src->w, v);
             mx = v > mx ? v : mx;
             p->cnt[((ddad_metrics_float_key(v) >> 16) << 1) | (mask[k] != 0)]++;
         }

@@ -109,6 +109,10 @@ typedef struct ddad_pixel_source {
     void *user;
 } ddad_pixel_source_t;
 
+/* The NUMERIC error for a non-finite value v at flat index k of map i (of
+ * width w), naming the caller ("metrics", "curves"). */
+ddad_status_t ddad_pixel_source_nonfinite(const char *who, int64_t i, int64_t k, int64_t w, float v);
+
 /* Backing store for ddad_pixel_source_from_arrays (caller-owned, must
  * outlive the source). */
 typedef struct ddad_pixel_arrays {

@@ -16,13 +16,7 @@
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
-static uint32_t rnd_u32(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 11);
-}
+static uint32_t rnd_u32(void) { return ddad_test_xorshift(&rng_state); }
 
 #define ASSERT_NEAR(what, a, b, tol)                                                                          \
     do {                                                                                                      \

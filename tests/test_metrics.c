@@ -14,13 +14,7 @@
 
 static uint64_t rng_state = 88172645463325252ull;
 
-static uint32_t rnd_u32(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 11);
-}
+static uint32_t rnd_u32(void) { return ddad_test_xorshift(&rng_state); }
 
 static double rnd_unit(void) { return rnd_u32() / 4294967296.0; }
 

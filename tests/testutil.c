@@ -113,3 +113,11 @@ double ddad_test_max_abs(const float *b, size_t n)
             m = fabs(b[i]);
     return m;
 }
+
+uint32_t ddad_test_xorshift(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (uint32_t)(*state >> 11);
+}

@@ -34,6 +34,10 @@ const char *ddad_test_python(void);
 const char *ddad_test_bin_dir(void);
 const char *ddad_test_source_dir(void);
 
+/* xorshift64 step on *state (a fixed, seedable sequence for test data):
+ * returns bits 11..42 of the new state. */
+uint32_t ddad_test_xorshift(uint64_t *state);
+
 /* "<fixtures>/<name>" in a static buffer. */
 const char *ddad_test_fixture(const char *name);
 
