@@ -4,6 +4,7 @@
  * paper's Figure 5.
  *
  *     ddad-alpha-sweep runs/mvtec/bottle/maps.h5 [--alphas 0,0.1,...,1] [--pro-limit 0.3]
+ *                      [--png fig5.png [--title bottle]]
  *
  * For each alpha every image's map is rebuilt with the scorer's own
  * combination (ddad_score_combine: alpha * mean_t KL + (1 - alpha) *
@@ -11,6 +12,8 @@
  * (config.score.smooth_sigma, smooth_kernel, image_score, topk; defaults
  * when absent). Output on stdout, one line per alpha, gnuplot-ready:
  *     # alpha image_auroc pixel_auroc au_pro
+ * --png draws the three curves in percent through gnuplot (core/plot.h; a
+ * missing gnuplot is a warning, the numbers are still printed).
  * Exit codes: 0 ok, 1 internal, 2 usage, 4 data (no per-timestep maps, one
  * class missing), 5 I/O.
  */
@@ -22,6 +25,7 @@
 #include "mapsfile.h"
 #include "metrics.h"
 #include "nn/score.h"
+#include "plot.h"
 #include "status.h"
 
 #define MAX_ALPHAS 256
@@ -38,6 +42,41 @@ static double attr_num(ddad_mapsfile_t *f, const char *key, double def)
     return ok ? x : def;
 }
 
+/* The figure: the rows (alpha, image AUROC, pixel AUROC, AU-PRO) inline as
+ * a gnuplot data block, so no data file path enters the script. */
+static void draw(const char *png, const char *title, const double (*rows)[4], int n)
+{
+    if (!ddad_plot_available()) {
+        ddad_log(DDAD_LOG_WARN, "gnuplot not found: %s not drawn (the numbers are on stdout)", png);
+        return;
+    }
+    char qpng[DDAD_PLOT_QUOTE_MAX], qtitle[1100], full[512];
+    snprintf(full, sizeof full, "%s%smetrics against alpha (pixel-map weight)", title ? title : "",
+             title ? ": " : "");
+    if (ddad_plot_quote(qpng, sizeof qpng, png) != DDAD_OK || ddad_plot_quote(qtitle, sizeof qtitle, full) != DDAD_OK) {
+        ddad_log(DDAD_LOG_WARN, "%s; %s not drawn", ddad_last_error(), png);
+        return;
+    }
+    size_t cap = (size_t)n * 64 + 2 * DDAD_PLOT_QUOTE_MAX + 1024, len = 0;
+    char *script = malloc(cap);
+    if (!script)
+        return;
+    len += (size_t)snprintf(script + len, cap - len, "$rows << EOD\n");
+    for (int a = 0; a < n; a++)
+        len += (size_t)snprintf(script + len, cap - len, "%g %.6f %.6f %.6f\n", rows[a][0], rows[a][1], rows[a][2],
+                                rows[a][3]);
+    snprintf(script + len, cap - len,
+             "EOD\nset output %s\nset title %s\nset xlabel 'alpha'\nset ylabel 'percent'\nset xrange [0:1]\n"
+             "set key bottom right\nset grid\n"
+             "plot $rows using 1:($2*100) with linespoints title 'image AUROC', "
+             "$rows using 1:($3*100) with linespoints title 'pixel AUROC', "
+             "$rows using 1:($4*100) with linespoints title 'AU-PRO'\n",
+             qpng, qtitle);
+    if (ddad_plot_run(script, 640, 420, png) != DDAD_OK)
+        ddad_log(DDAD_LOG_WARN, "%s; %s not drawn", ddad_last_error(), png);
+    free(script);
+}
+
 static int fail(ddad_status_t st)
 {
     fprintf(stderr, "ddad-alpha-sweep: %s\n", ddad_last_error());
@@ -46,7 +85,7 @@ static int fail(ddad_status_t st)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *png = NULL, *title = NULL;
     double alphas[MAX_ALPHAS];
     int n_alpha = 11;
     double pro_limit = 0.3;
@@ -54,8 +93,9 @@ int main(int argc, char **argv)
         alphas[i] = i / 10.0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: ddad-alpha-sweep MAPS.h5 [--alphas A,B,...] [--pro-limit L]\n"
-                   "image AUROC, pixel AUROC and AU-PRO per alpha from stored per-timestep maps\n"
+            printf("usage: ddad-alpha-sweep MAPS.h5 [--alphas A,B,...] [--pro-limit L] [--png FILE [--title T]]\n"
+                   "image AUROC, pixel AUROC and AU-PRO per alpha from stored per-timestep maps;\n"
+                   "--png also draws them (gnuplot)\n"
                    "exit codes: 0 ok, 1 internal, 2 usage, 4 data, 5 I/O\n");
             return 0;
         } else if (!strcmp(argv[i], "--alphas") && i + 1 < argc) {
@@ -74,6 +114,10 @@ int main(int argc, char **argv)
                     return 2;
                 }
             }
+        } else if (!strcmp(argv[i], "--png") && i + 1 < argc) {
+            png = argv[++i];
+        } else if (!strcmp(argv[i], "--title") && i + 1 < argc) {
+            title = argv[++i];
         } else if (!strcmp(argv[i], "--pro-limit") && i + 1 < argc) {
             pro_limit = atof(argv[++i]);
             if (!(pro_limit > 0 && pro_limit <= 1)) {
@@ -88,7 +132,7 @@ int main(int argc, char **argv)
         }
     }
     if (!path || n_alpha == 0) {
-        fprintf(stderr, "usage: ddad-alpha-sweep MAPS.h5 [--alphas A,B,...] [--pro-limit L]\n");
+        fprintf(stderr, "usage: ddad-alpha-sweep MAPS.h5 [--alphas A,B,...] [--pro-limit L] [--png FILE [--title T]]\n");
         return 2;
     }
     ddad_mapsfile_t *f = NULL;
@@ -112,8 +156,9 @@ int main(int argc, char **argv)
     float *kl = malloc(sizeof(float) * N * T * HW), *fe = malloc(sizeof(float) * N * T * HW);
     float *maps = malloc(sizeof(float) * N * HW), *pixel = malloc(sizeof(float) * HW), *feat = malloc(sizeof(float) * HW);
     float *scores = malloc(sizeof(float) * N);
+    double(*rows)[4] = malloc(sizeof *rows * (size_t)n_alpha);
     uint8_t *masks = malloc((size_t)N * HW);
-    if (!kl || !fe || !maps || !pixel || !feat || !scores || !masks) {
+    if (!kl || !fe || !maps || !pixel || !feat || !scores || !masks || !rows) {
         st = ddad_fail(DDAD_STATUS_NOMEM, "no memory for %lld maps of %lld x %lld", (long long)N, (long long)H,
                        (long long)W);
         goto done;
@@ -148,7 +193,14 @@ int main(int argc, char **argv)
         if (ddad_metrics_au_pro(maps, masks, N, H, W, pro_limit, &pro) != DDAD_OK)
             pro = NAN;
         printf("%g %.6f %.6f %.6f\n", alphas[a], img, pix, pro);
+        rows[a][0] = alphas[a];
+        rows[a][1] = img;
+        rows[a][2] = pix;
+        rows[a][3] = pro;
     }
+    fflush(stdout);
+    if (png)
+        draw(png, title, (const double(*)[4])rows, n_alpha);
 done:
     free(kl);
     free(fe);
@@ -157,6 +209,7 @@ done:
     free(feat);
     free(scores);
     free(masks);
+    free(rows);
     ddad_mapsfile_close(f);
     return st ? fail(st) : 0;
 }

@@ -36,12 +36,10 @@ for f in "${files[@]}"; do
   cat_name=$(basename "$(dirname "$f")")
   [ "$f" = "$rd/maps.h5" ] && cat_name=$(basename "$rd")
   dat="$out/fig5_alpha_$cat_name.dat"
-  "$bin/ddad-alpha-sweep" "$f" --alphas "$alphas" > "$dat" || die $? "ddad-alpha-sweep failed on $f"
+  png="$out/fig5_alpha_$cat_name.png"
+  "$bin/ddad-alpha-sweep" "$f" --alphas "$alphas" --png "$png" --title "$cat_name" > "$dat" ||
+    die $? "ddad-alpha-sweep failed on $f"
   echo "$prog: wrote $dat" >&2
-  if command -v gnuplot >/dev/null 2>&1; then
-    gnuplot -e "datafile='$dat'; outfile='$out/fig5_alpha_$cat_name.png'; name='$cat_name'" \
-      "$root/experiments/fig5_alpha.gp"
-    echo "$prog: wrote $out/fig5_alpha_$cat_name.png" >&2
-  fi
+  [ -f "$png" ] && echo "$prog: wrote $png" >&2
   cat "$dat"
 done

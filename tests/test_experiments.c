@@ -95,6 +95,9 @@ static void test_figures(void)
         CU_ASSERT(exists(out, "fig5_alpha_woven.dat"));
         /* 11 alphas from 0 to 1 */
         CU_ASSERT_EQUAL(ddad_test_system("test $(grep -vc '^#' %s/fig5_alpha_woven.dat) -eq 11", out), 0);
+        /* the plot is drawn through core/plot when gnuplot is installed */
+        if (ddad_test_system("command -v gnuplot >/dev/null") == 0)
+            CU_ASSERT(exists(out, "fig5_alpha_woven.png"));
     } else {
         CU_ASSERT_EQUAL(rc, 2);
         CU_ASSERT_EQUAL(ddad_test_system("grep -q 'ddad-alpha-sweep is not built' %s/fig5_alpha.sh.stderr", tmp), 0);

@@ -270,12 +270,8 @@ ddad_status_t bl_metrics(const float *maps, const uint8_t *masks, const float *s
 {
     char category[sizeof rec->category];
     snprintf(category, sizeof category, "%s", rec->category);
-    memset(rec, 0, sizeof *rec);
-    snprintf(rec->category, sizeof rec->category, "%s", category);
+    ddad_metrics_record_init(rec, category, pro_limit);
     rec->images = n;
-    rec->image_auroc = rec->pixel_auroc = rec->au_pro = NAN;
-    rec->pixel_f1_max = rec->pixel_f1_threshold = rec->image_f1_max = rec->image_f1_threshold = NAN;
-    rec->au_pro_limit = pro_limit;
     ddad_pixel_arrays_t arrays;
     ddad_pixel_source_t src;
     ddad_pixel_source_from_arrays(&src, &arrays, maps, masks, n, h, w);
