@@ -244,7 +244,7 @@ bool ddad_calib_has_statistics(const ddad_calibration_t *c)
 
 void ddad_calib_path(char *buf, size_t cap, const char *run_dir)
 {
-    snprintf(buf, cap, "%s/%s", run_dir, DDAD_CALIB_FILE);
+    ddad_run_path(buf, cap, run_dir, NULL, DDAD_RUN_THRESHOLDS);
 }
 
 void ddad_calib_file_free(ddad_calib_file_t *f)

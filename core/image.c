@@ -12,6 +12,8 @@
 #include <jerror.h>
 #include <png.h>
 
+#include "run.h"
+
 void ddad_image_free(ddad_image_t *img)
 {
     if (!img)
@@ -558,14 +560,15 @@ ddad_status_t ddad_image_write_png(const ddad_image_t *img, const char *path)
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
     int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+    if (fclose(f) != 0 || bad) {
         ddad_status_t st = ddad_fail(DDAD_STATUS_IO, "%s: cannot write: %s", path, strerror(errno));
         remove(tmp);
         free(tmp);
         return st;
     }
+    ddad_status_t st = ddad_run_commit(tmp, path);
     free(tmp);
-    return DDAD_OK;
+    return st;
 }
 
 /* ---- resizing (Pillow's Resample.c, 8-bit path) -------------------------- */

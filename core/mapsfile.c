@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "h5io.h"
+#include "run.h"
 
 /* ---- writer ------------------------------------------------------------ */
 
@@ -177,8 +178,8 @@ ddad_status_t ddad_mapsfile_finish(ddad_mapsfile_writer_t *w)
     w->h5 = NULL;
     if (st != DDAD_OK)
         goto fail;
-    if (rename(w->partial, w->path) != 0)
-        return ddad_fail(DDAD_STATUS_IO, "maps file %s: cannot rename %s into place", w->path, w->partial);
+    if ((st = ddad_run_commit(w->partial, w->path)) != DDAD_OK)
+        return ddad_fail_context(st, "maps file %s", w->path);
     w->finished = true;
     return DDAD_OK;
 fail:

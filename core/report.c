@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "ddad_version.h"
 #include "mapsfile.h"
 #include "metrics.h"
+#include "run.h"
 
 ddad_status_t ddad_report_format_parse(const char *s, ddad_report_format_t *fmt)
 {
@@ -266,4 +269,88 @@ fail:
     if (st != DDAD_OK)
         return ddad_fail_context(st, "evaluating %s", path);
     return DDAD_OK;
+}
+
+/* ---- metrics.json and report files ------------------------------------- */
+
+typedef struct metrics_json {
+    const ddad_config_t *cfg;
+    const ddad_metrics_record_t *r;
+    const ddad_metrics_provenance_t *x;
+} metrics_json_t;
+
+static ddad_status_t put_metrics_json(FILE *f, void *user)
+{
+    const metrics_json_t *m = user;
+    const ddad_config_t *cfg = m->cfg;
+    const ddad_metrics_record_t *r = m->r;
+    const ddad_metrics_provenance_t *x = m->x;
+    char buf[512];
+    fputs("{\n  \"category\": ", f);
+    ddad_json_string(f, r->category);
+    fprintf(f, ",\n  \"images\": %lld", (long long)r->images);
+    const struct {
+        const char *k;
+        double v;
+    } nums[] = {{"image_auroc", r->image_auroc},       {"pixel_auroc", r->pixel_auroc},
+                {"au_pro", r->au_pro},                 {"au_pro_limit", r->au_pro_limit},
+                {"pixel_f1_max", r->pixel_f1_max},     {"pixel_f1_threshold", r->pixel_f1_threshold},
+                {"image_f1_max", r->image_f1_max},     {"image_f1_threshold", r->image_f1_threshold},
+                {"threshold", x->threshold},           {"seconds_per_image", x->seconds_per_image},
+                {"images_per_s", x->seconds_per_image > 0 ? 1.0 / x->seconds_per_image : NAN}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        fprintf(f, ",\n  \"%s\": ", nums[i].k);
+        ddad_json_number(f, nums[i].v);
+    }
+    fputs(",\n  \"threshold_source\": ", f);
+    ddad_json_string(f, x->threshold_source);
+    fputs(",\n  \"resolution\": ", f);
+    ddad_json_string(f, x->resolution);
+    fprintf(f, ",\n  \"map_size\": [%lld, %lld]", (long long)x->map_h, (long long)x->map_w);
+    fputs(",\n  \"feature_extractor\": ", f);
+    ddad_json_string(f, x->feature_weights);
+    fputs(",\n  \"checkpoint\": ", f);
+    ddad_json_string(f, x->checkpoint);
+    fprintf(f, ",\n  \"step\": %lld", x->step);
+    fputs(",\n  \"score\": {", f);
+    const char *keys[] = {"score.method",       "score.timesteps", "score.alpha",    "score.topk",
+                          "score.image_score",  "score.smooth_sigma", "score.feature_timestep",
+                          "features.score_size", "seed"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        ddad_config_get_text(cfg, keys[i], buf, sizeof buf);
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", keys[i]);
+        ddad_json_string(f, buf);
+    }
+    fputs("}", f);
+    fprintf(f, ",\n  \"ddad_version\": \"%s\", \"git_revision\": \"%s\"", DDAD_VERSION, DDAD_GIT_REVISION);
+    fputs(",\n  \"notes\": ", f);
+    ddad_json_string(f, x->notes);
+    fputs("\n}\n", f);
+    return ferror(f) ? ddad_fail(DDAD_STATUS_IO, "metrics.json: write failed") : DDAD_OK;
+}
+
+ddad_status_t ddad_report_write_metrics_json(const char *path, const struct ddad_config *cfg,
+                                             const ddad_metrics_record_t *rec, const ddad_metrics_provenance_t *x)
+{
+    metrics_json_t m = {cfg, rec, x};
+    return ddad_run_write_atomic(path, put_metrics_json, &m);
+}
+
+typedef struct report_file {
+    const ddad_metrics_record_t *recs;
+    size_t n;
+    ddad_report_format_t fmt;
+} report_file_t;
+
+static ddad_status_t put_report(FILE *f, void *user)
+{
+    const report_file_t *r = user;
+    return ddad_report_write(f, r->recs, r->n, r->fmt);
+}
+
+ddad_status_t ddad_report_write_file(const char *path, const ddad_metrics_record_t *recs, size_t n,
+                                     ddad_report_format_t fmt)
+{
+    report_file_t r = {recs, n, fmt};
+    return ddad_run_write_atomic(path, put_report, &r);
 }

@@ -1,6 +1,6 @@
 /* core/report.h - metrics records per category and their output as a human
  * table (percent, one decimal, with a mean row, like the paper's Table 1),
- * CSV and JSON.
+ * CSV and JSON; metrics.json files with their provenance.
  *
  *     ddad_metrics_record_t rec;
  *     if (ddad_metrics_from_mapsfile("runs/bottle/maps.h5", 0.3, &rec)) ... error
@@ -61,6 +61,30 @@ void ddad_metrics_add_note(ddad_metrics_record_t *rec, const char *note);
  * 10 significant digits (null for NaN and infinities). */
 void ddad_json_string(FILE *out, const char *s);
 void ddad_json_number(FILE *out, double v);
+
+/* What a metrics.json says besides the metrics: how they were obtained. */
+typedef struct ddad_metrics_provenance {
+    const char *resolution;       /* "model" or "original"                    */
+    int64_t map_h, map_w;
+    double threshold;             /* pixel threshold of the binary masks      */
+    const char *threshold_source; /* where it came from                       */
+    const char *feature_weights;  /* the feature extractor's weights          */
+    double seconds_per_image;
+    const char *checkpoint;
+    long long step;
+    const char *notes;
+} ddad_metrics_provenance_t;
+
+struct ddad_config;
+
+/* Writes path atomically (core/run.h) as one JSON object: rec's metrics,
+ * the provenance x, cfg's score.* settings and the version. */
+ddad_status_t ddad_report_write_metrics_json(const char *path, const struct ddad_config *cfg,
+                                             const ddad_metrics_record_t *rec, const ddad_metrics_provenance_t *x);
+
+/* ddad_report_write into the file path, atomically. */
+ddad_status_t ddad_report_write_file(const char *path, const ddad_metrics_record_t *recs, size_t n,
+                                     ddad_report_format_t fmt);
 
 /* Evaluates a maps file (core/mapsfile.h): pixel AUROC, AU-PRO up to
  * pro_limit, pixel F1-max over every pixel, and image AUROC / F1-max from

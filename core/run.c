@@ -2,11 +2,45 @@
 #include "run.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static const char *const k_names[DDAD_RUN_FILE_COUNT] = {
+    [DDAD_RUN_CONFIG] = "config.yaml",         [DDAD_RUN_TRAIN_LOG] = "train.log",
+    [DDAD_RUN_LOSS_PLOT] = "loss.png",         [DDAD_RUN_CHECKPOINTS] = "checkpoints",
+    [DDAD_RUN_THRESHOLDS] = "threshold.json",  [DDAD_RUN_PREDICTIONS] = "predictions",
+    [DDAD_RUN_FIGURES] = "figures",            [DDAD_RUN_CATEGORY_DIR] = "",
+    [DDAD_RUN_MAPS] = "maps.h5",               [DDAD_RUN_METRICS_JSON] = "metrics.json",
+    [DDAD_RUN_METRICS_CSV] = "metrics.csv",    [DDAD_RUN_REFERENCE] = "reference.h5",
+    [DDAD_RUN_PADIM] = "padim.h5",             [DDAD_RUN_IMAGES] = "images",
+};
+
+const char *ddad_run_file_name(ddad_run_file_t what)
+{
+    return (unsigned)what < DDAD_RUN_FILE_COUNT ? k_names[what] : "";
+}
+
+ddad_status_t ddad_run_path(char *buf, size_t cap, const char *run_dir, const char *category, ddad_run_file_t what)
+{
+    if ((unsigned)what >= DDAD_RUN_FILE_COUNT)
+        return ddad_fail(DDAD_STATUS_USAGE, "ddad_run_path: unknown artifact %d", (int)what);
+    const bool per_category = what >= DDAD_RUN_CATEGORY_DIR;
+    const char *name = k_names[what];
+    int len;
+    if (per_category && category && *category)
+        len = *name ? snprintf(buf, cap, "%s/%s/%s", run_dir, category, name)
+                    : snprintf(buf, cap, "%s/%s", run_dir, category);
+    else
+        len = *name ? snprintf(buf, cap, "%s/%s", run_dir, name) : snprintf(buf, cap, "%s", run_dir);
+    if (len < 0 || (size_t)len >= cap)
+        return ddad_fail(DDAD_STATUS_USAGE, "run folder path too long: %s/.../%s", run_dir, name);
+    return DDAD_OK;
+}
 
 ddad_status_t ddad_run_mkdir_p(const char *path)
 {
@@ -46,6 +80,16 @@ ddad_status_t ddad_run_fsync_path(const char *path)
     if (rc != 0 && err != EINVAL) /* EINVAL: the file system cannot sync (e.g. a pipe) */
         return ddad_fail(DDAD_STATUS_IO, "%s: fsync failed: %s", path, strerror(err));
     return DDAD_OK;
+}
+
+ddad_status_t ddad_run_commit(const char *tmp, const char *path)
+{
+    ddad_status_t st = ddad_run_fsync_path(tmp);
+    if (st == DDAD_OK && rename(tmp, path) != 0)
+        st = ddad_fail(DDAD_STATUS_IO, "cannot move %s to %s: %s", tmp, path, strerror(errno));
+    if (st != DDAD_OK)
+        remove(tmp);
+    return st;
 }
 
 ddad_status_t ddad_run_write_atomic(const char *path, ddad_run_writer_fn write, void *user)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "image.h"
+#include "run.h"
 #include "synth_common.h"
 
 #define JITTER 1.15                     /* crop sides vary by this factor either way     */
@@ -917,8 +918,10 @@ ddad_status_t ddad_synth_images_generate(const ddad_synth_images_opts_t *o, ddad
         bad |= fclose(csv) != 0;
         csv = NULL;
         snprintf(p, sizeof p, "%s.tmp", csv_path);
-        if (bad || rename(p, csv_path) != 0)
+        if (bad)
             st = ddad_fail(DDAD_STATUS_IO, "%s: cannot write: %s", csv_path, strerror(errno));
+        else
+            st = ddad_run_commit(p, csv_path);
     }
     if (!st && report)
         report(cat, dir, o->n_train, o->n_test_good, (int)n_kinds * o->n_test_defect, o->n_test_defect ? amin : 0,

@@ -22,14 +22,6 @@
 #include "runtime.h"
 #include "tiff.h"
 
-/* Returns the status of call when it fails. */
-#define RETURN_IF_FAILED(call)              \
-    do {                                    \
-        ddad_status_t rif_st_ = (call);     \
-        if (rif_st_ != DDAD_OK)             \
-            return rif_st_;                 \
-    } while (0)
-
 static const char usage_text[] =
     "usage: ddad-predict RUN_DIR|CONFIG [INPUT...] [options]\n"
     "\n"
@@ -187,10 +179,10 @@ static ddad_status_t resolve_target(const args_t *a, char *run, size_t cap, ddad
     if (is_dir(a->target)) {
         snprintf(run, cap, "%s", a->target);
         char path[4200];
-        snprintf(path, sizeof path, "%s/config.yaml", a->target);
+        ddad_run_path(path, sizeof path, a->target, NULL, DDAD_RUN_CONFIG);
         struct stat sb;
         if (stat(path, &sb) == 0) {
-            RETURN_IF_FAILED(ddad_cli_load_config(&a->cli, path, cfg));
+            DDAD_TRY_RETURN(ddad_cli_load_config(&a->cli, path, cfg));
             *have_cfg = true;
         }
         return DDAD_OK;
@@ -198,7 +190,7 @@ static ddad_status_t resolve_target(const args_t *a, char *run, size_t cap, ddad
     struct stat sb;
     if (stat(a->target, &sb) != 0)
         return ddad_fail(DDAD_STATUS_USAGE, "%s: no such run folder or config file", a->target);
-    RETURN_IF_FAILED(ddad_cli_load_config(&a->cli, a->target, cfg));
+    DDAD_TRY_RETURN(ddad_cli_load_config(&a->cli, a->target, cfg));
     *have_cfg = true;
     return ddad_config_run_dir(cfg, run, cap);
 }
@@ -420,11 +412,11 @@ static ddad_status_t save_files(const args_t *a, const char *out_dir, const pred
     if (a->save) {
         snprintf(path, sizeof path, "%s/images", out_dir);
         eval_images_opts_t io = {.calib = cal, .what = a->save};
-        RETURN_IF_FAILED(eval_images_write(r->map, r->h, r->w, img, e->path, path, e->stem, &io));
+        DDAD_TRY_RETURN(eval_images_write(r->map, r->h, r->w, img, e->path, path, e->stem, &io));
     }
     if (a->save_tiff) {
         snprintf(path, sizeof path, "%s/maps/%s.tiff", out_dir, e->stem);
-        RETURN_IF_FAILED(ddad_tiff_write_float(path, r->map, r->w, r->h));
+        DDAD_TRY_RETURN(ddad_tiff_write_float(path, r->map, r->w, r->h));
     }
     return DDAD_OK;
 }
@@ -635,10 +627,13 @@ int main(int argc, char **argv)
         if ((st = predict_inputs_add(&in, a.inputs[i])) != DDAD_OK)
             goto fail;
     if (a.out)
-        snprintf(out_dir, sizeof out_dir, "%s", a.out);
+        st = snprintf(out_dir, sizeof out_dir, "%s", a.out) < (int)sizeof out_dir
+                 ? DDAD_OK
+                 : ddad_fail(DDAD_STATUS_USAGE, "--out %s: path too long", a.out);
     else
-        snprintf(out_dir, sizeof out_dir, "%s/predictions", run);
-    st = ddad_run_mkdir_p(out_dir);
+        st = ddad_run_path(out_dir, sizeof out_dir, run, NULL, DDAD_RUN_PREDICTIONS);
+    if (st == DDAD_OK)
+        st = ddad_run_mkdir_p(out_dir);
     if (st == DDAD_OK && a.save) {
         snprintf(out_path, sizeof out_path, "%s/images", out_dir);
         st = ddad_run_mkdir_p(out_path);

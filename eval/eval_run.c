@@ -188,70 +188,6 @@ static ddad_status_t open_split(const ddad_config_t *cfg, const char *category, 
     return st;
 }
 
-typedef struct metrics_extra {
-    const char *resolution;
-    int64_t map_h, map_w;
-    double threshold;
-    const char *threshold_source;
-    const char *feature_weights;
-    double seconds_per_image;
-    const char *checkpoint;
-    long long step;
-    const char *notes;
-} metrics_extra_t;
-
-static ddad_status_t write_metrics_json(const char *path, const ddad_config_t *cfg, const ddad_metrics_record_t *r,
-                                        const metrics_extra_t *x)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", path, strerror(errno));
-    char buf[512];
-    fputs("{\n  \"category\": ", f);
-    ddad_json_string(f, r->category);
-    fprintf(f, ",\n  \"images\": %lld", (long long)r->images);
-    const struct {
-        const char *k;
-        double v;
-    } nums[] = {{"image_auroc", r->image_auroc},       {"pixel_auroc", r->pixel_auroc},
-                {"au_pro", r->au_pro},                 {"au_pro_limit", r->au_pro_limit},
-                {"pixel_f1_max", r->pixel_f1_max},     {"pixel_f1_threshold", r->pixel_f1_threshold},
-                {"image_f1_max", r->image_f1_max},     {"image_f1_threshold", r->image_f1_threshold},
-                {"threshold", x->threshold},           {"seconds_per_image", x->seconds_per_image},
-                {"images_per_s", x->seconds_per_image > 0 ? 1.0 / x->seconds_per_image : NAN}};
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        fprintf(f, ",\n  \"%s\": ", nums[i].k);
-        ddad_json_number(f, nums[i].v);
-    }
-    fputs(",\n  \"threshold_source\": ", f);
-    ddad_json_string(f, x->threshold_source);
-    fputs(",\n  \"resolution\": ", f);
-    ddad_json_string(f, x->resolution);
-    fprintf(f, ",\n  \"map_size\": [%lld, %lld]", (long long)x->map_h, (long long)x->map_w);
-    fputs(",\n  \"feature_extractor\": ", f);
-    ddad_json_string(f, x->feature_weights);
-    fputs(",\n  \"checkpoint\": ", f);
-    ddad_json_string(f, x->checkpoint);
-    fprintf(f, ",\n  \"step\": %lld", x->step);
-    fputs(",\n  \"score\": {", f);
-    const char *keys[] = {"score.method",       "score.timesteps", "score.alpha",    "score.topk",
-                          "score.image_score",  "score.smooth_sigma", "score.feature_timestep",
-                          "features.score_size", "seed"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        ddad_config_get_text(cfg, keys[i], buf, sizeof buf);
-        fprintf(f, "%s\"%s\": ", i ? ", " : "", keys[i]);
-        ddad_json_string(f, buf);
-    }
-    fputs("}", f);
-    fprintf(f, ",\n  \"ddad_version\": \"%s\", \"git_revision\": \"%s\"", DDAD_VERSION, DDAD_GIT_REVISION);
-    fputs(",\n  \"notes\": ", f);
-    ddad_json_string(f, x->notes);
-    fputs("\n}\n", f);
-    if (fclose(f) != 0)
-        return ddad_fail(DDAD_STATUS_IO, "writing %s failed", path);
-    return DDAD_OK;
-}
-
 typedef struct attr_ctx {
     ddad_mapsfile_writer_t *wr;
     ddad_status_t st;
@@ -311,291 +247,362 @@ static ddad_status_t compute_reference(eval_ctx_t *c, const char *category, int 
     return st;
 }
 
-ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metrics_record_t *rec)
+/* One category's evaluation: what the steps below hand to each other. */
+typedef struct category {
+    eval_ctx_t *c;
+    const char *name;
+    int class_id;
+    const char *dir_name;                /* category folder name in a unified run, else NULL */
+    char dir[DDAD_CONFIG_PATH_MAX + 128];      /* where its files go             */
+    char maps[DDAD_CONFIG_PATH_MAX + 256];     /* its maps.h5                    */
+    ddad_dataset_t *ds;
+    const ddad_sample_t **test, **train, **val; /* (n_test), (n_train), (n_val) */
+    size_t n_test, n_train, n_val;
+    ddad_score_reference_t ref;          /* score.normalize good: held-out statistics */
+    ddad_calib_rule_t rule;              /* eval.threshold_rule                */
+    ddad_calibration_t cal;              /* the fitted deployment threshold    */
+    bool have_cal;
+    pass_t p;                            /* the calibration and test passes    */
+    double seconds_per_image;            /* wall time of the test pass         */
+    double mask_threshold;               /* pixel threshold of the binary masks */
+    char mask_threshold_source[600];
+    char notes[1024];                    /* metrics.json's long notes          */
+} category_t;
+
+/* Resolves the category, creates its folder and opens its data split. */
+static ddad_status_t category_open(category_t *k, eval_ctx_t *c, const char *category)
 {
-    const ddad_config_t *cfg = &c->cfg;
-    const eval_opts_t *o = &c->opts;
-    ddad_dataset_t *ds = NULL;
-    const ddad_sample_t **test = NULL, **train = NULL, **val = NULL;
-    size_t n_test = 0, n_train = 0, n_val = 0;
-    ddad_score_reference_t ref;
-    memset(&ref, 0, sizeof ref);
+    memset(k, 0, sizeof *k);
+    k->c = c;
+    k->name = category;
+    k->cal.image_threshold = k->cal.pixel_threshold = NAN;
+    k->p.c = c;
+    k->p.S = c->cfg.data.image_size;
+    k->p.T = (int64_t)c->cfg.score.timesteps.n;
+    k->p.quiet = c->opts.quiet;
+    k->class_id = ddad_config_category_index(&c->cfg, category);
+    if (k->class_id < 0)
+        return ddad_fail(DDAD_STATUS_CONFIG, "category '%s' is not one of the run's categories (data.category)",
+                         category);
+    k->dir_name = ddad_config_is_unified(&c->cfg) ? category : NULL;
+    DDAD_TRY_RETURN(ddad_run_path(k->dir, sizeof k->dir, c->run_dir, k->dir_name, DDAD_RUN_CATEGORY_DIR));
+    DDAD_TRY_RETURN(ddad_run_path(k->maps, sizeof k->maps, c->run_dir, k->dir_name, DDAD_RUN_MAPS));
+    DDAD_TRY_RETURN(ddad_run_mkdir_p(k->dir));
+    return open_split(&c->cfg, category, &k->ds, &k->test, &k->n_test, &k->train, &k->n_train, &k->val, &k->n_val);
+}
+
+static void category_close(category_t *k)
+{
+    pass_t *p = &k->p;
+    ddad_mapsfile_writer_free(p->wr);
+    if (p->paths)
+        for (int64_t i = 0; i < p->n; i++)
+            free(p->paths[i]);
+    if (p->stems)
+        for (int64_t i = 0; i < p->n; i++)
+            free(p->stems[i]);
+    free(p->paths);
+    free(p->stems);
+    free(p->zeros);
+    free(p->map_o);
+    free(p->kl_o);
+    free(p->feat_o);
+    free(p->cal_scores);
+    free(p->cal_maps);
+    free(k->test);
+    free(k->train);
+    free(k->val);
+    k->c->model.reference = NULL;
+    ddad_reference_free(&k->ref);
+    ddad_dataset_free(k->ds);
+}
+
+/* Step 1a, score.normalize good: statistics of the held-out good images'
+ * maps, which then normalise every map of this category. */
+static ddad_status_t fit_reference(category_t *k)
+{
+    const ddad_config_t *cfg = &k->c->cfg;
+    k->c->model.reference = NULL;
+    if (cfg->score.normalize != DDAD_SCORE_NORMALIZE_GOOD)
+        return DDAD_OK;
+    if (k->n_val < 2)
+        return ddad_fail(DDAD_STATUS_CONFIG, "score.normalize good needs held-out good images: data.val_split %g "
+                         "holds out %zu of %s's training images, at least 2 are needed (set data.val_split, e.g. "
+                         "0.1, and retrain: held-out images must not be trained on)",
+                         cfg->data.val_split, k->n_val, k->name);
+    DDAD_TRY_RETURN(compute_reference(k->c, k->name, k->class_id, k->ds, k->val, k->n_val, &k->ref));
+    k->c->model.reference = &k->ref;
+    return DDAD_OK;
+}
+
+/* Step 1b: the deployment threshold (eval.threshold_rule) on the
+ * calibration images: the held-out good ones when there are
+ * (data.val_split), else the last good training images. Rule f1 is fitted
+ * on the test split later (choose_thresholds). */
+static ddad_status_t calibrate(category_t *k)
+{
+    const ddad_config_t *cfg = &k->c->cfg;
+    pass_t *p = &k->p;
+    const int64_t S = p->S;
+    DDAD_TRY_RETURN(ddad_calib_rule_parse(cfg->eval.threshold_rule, &k->rule));
+    snprintf(k->cal.category, sizeof k->cal.category, "%s", k->name);
+    const bool held_out = k->n_val > 0;
+    const ddad_sample_t **pool = held_out ? k->val : k->train;
+    const size_t n_pool = held_out ? k->n_val : k->n_train;
+    const int max_train = k->c->opts.threshold_images;
+    const int n = held_out ? (int)k->n_val : (max_train < (int)k->n_train ? max_train : (int)k->n_train);
+    if (n <= 0 || k->rule.kind == DDAD_CALIB_RULE_F1)
+        return DDAD_OK;
     ddad_testiter_t *it = NULL;
-    pass_t p;
-    memset(&p, 0, sizeof p);
-    char out_dir[DDAD_CONFIG_PATH_MAX + 128], path[DDAD_CONFIG_PATH_MAX + 256], maps_path[DDAD_CONFIG_PATH_MAX + 256];
-    char notes[1024] = "";
+    ddad_testiter_opts_t to = {.image_size = (int)S, .mask_original_size = false,
+                               .mask_threshold = k->ds->mask_threshold};
+    DDAD_TRY_RETURN(ddad_testiter_create(&it, pool + (n_pool - (size_t)n), (size_t)n, &to));
+    p->cal_scores = malloc((size_t)n * sizeof *p->cal_scores);
+    p->cal_maps = malloc((size_t)n * (size_t)(S * S) * sizeof *p->cal_maps);
     ddad_status_t st = DDAD_OK;
-    ddad_metrics_record_init(rec, category, o->pro_limit);
-
-    const bool unified = ddad_config_is_unified(cfg);
-    int class_id = ddad_config_category_index(cfg, category);
-    if (class_id < 0) {
-        st = ddad_fail(DDAD_STATUS_CONFIG, "category '%s' is not one of the run's categories (data.category)", category);
-        goto fail;
-    }
-    if (unified)
-        snprintf(out_dir, sizeof out_dir, "%s/%s", c->run_dir, category);
+    if (!p->cal_scores || !p->cal_maps)
+        st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory for %d calibration maps", n);
+    p->n = n;
+    p->min_score = p->lo = INFINITY;
+    p->max_score = p->hi = -INFINITY;
+    if (st == DDAD_OK)
+        st = ddad_score_split(&k->c->model, it, k->class_id, on_row, p);
+    ddad_testiter_free(it);
+    p->n = 0;
+    if (st != DDAD_OK)
+        return st;
+    ddad_calib_set_t set = {.scores = p->cal_scores, .maps = p->cal_maps, .n = (size_t)n, .hw = (size_t)(S * S)};
+    if (held_out)
+        snprintf(k->cal.source, sizeof k->cal.source,
+                 "%d held-out good images of %s (data.val_split %g; not trained on)", n, k->name, cfg->data.val_split);
     else
-        snprintf(out_dir, sizeof out_dir, "%s", c->run_dir);
-    DDAD_TRY(ddad_run_mkdir_p(out_dir));
-    DDAD_TRY(open_split(cfg, category, &ds, &test, &n_test, &train, &n_train, &val, &n_val));
+        snprintf(k->cal.source, sizeof k->cal.source, "the last %d good training images of %s (seen in training)", n,
+                 k->name);
+    DDAD_TRY_RETURN(ddad_calib_fit(&k->rule, &set, &k->cal));
+    k->have_cal = true;
+    return DDAD_OK;
+}
 
-    const int64_t S = cfg->data.image_size, T = (int64_t)cfg->score.timesteps.n;
-    const bool rgb = cfg->score.method == DDAD_SCORE_METHOD_RGB;
-    p.c = c;
-    p.S = S;
-    p.T = T;
-    p.quiet = o->quiet;
+/* Writes the maps file's provenance attributes. */
+static ddad_status_t maps_provenance(category_t *k)
+{
+    eval_ctx_t *c = k->c;
+    attr_ctx_t ac = {.wr = k->p.wr, .st = DDAD_OK};
+    if (ddad_config_foreach(&c->cfg, put_attr, &ac) != 0)
+        return ac.st;
+    const bool rgb = c->cfg.score.method == DDAD_SCORE_METHOD_RGB;
+    DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "checkpoint", c->checkpoint));
+    DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "feature_weights",
+                                           rgb ? "none (score.method rgb)" : c->model.effnet.source));
+    DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "git_revision", DDAD_GIT_REVISION));
+    DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "torch_version", ddad_torch_version()));
+    DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "kl_maps", "mean over RGB of the KL map in bits, standardised "
+                                                              "per image and timestep"));
+    return ddad_mapsfile_set_attr(k->p.wr, "feat_maps", "feature error at features.score_size, bilinear to the map "
+                                                        "size");
+}
 
-    /* 1a. score.normalize good: statistics of the held-out good images' maps */
-    c->model.reference = NULL;
-    if (cfg->score.normalize == DDAD_SCORE_NORMALIZE_GOOD) {
-        if (n_val < 2) {
-            st = ddad_fail(DDAD_STATUS_CONFIG, "score.normalize good needs held-out good images: data.val_split %g "
-                           "holds out %zu of %s's training images, at least 2 are needed (set data.val_split, e.g. "
-                           "0.1, and retrain: held-out images must not be trained on)",
-                           cfg->data.val_split, n_val, category);
-            goto fail;
-        }
-        DDAD_TRY(compute_reference(c, category, class_id, ds, val, n_val, &ref));
-        c->model.reference = &ref;
+/* Step 2: scores the test split into the maps file. */
+static ddad_status_t score_test_split(category_t *k)
+{
+    const ddad_config_t *cfg = &k->c->cfg;
+    pass_t *p = &k->p;
+    const int64_t S = p->S, T = p->T;
+    const size_t n = k->n_test;
+    p->original = cfg->score.resolution == DDAD_SCORE_RESOLUTION_ORIGINAL;
+    p->oh = p->original ? k->test[0]->height : S;
+    p->ow = p->original ? k->test[0]->width : S;
+    const int64_t OHW = p->oh * p->ow;
+    p->n = (int64_t)n;
+    p->paths = calloc(n, sizeof *p->paths);
+    p->stems = calloc(n, sizeof *p->stems);
+    p->zeros = calloc((size_t)OHW, 1);
+    if (p->original) {
+        p->map_o = malloc((size_t)OHW * sizeof(float));
+        p->kl_o = malloc((size_t)(T * OHW) * sizeof(float));
+        p->feat_o = malloc((size_t)(T * OHW) * sizeof(float));
     }
-
-    /* 1b. deployment threshold (eval.threshold_rule) on the calibration images:
-     * the held-out good ones when there are (data.val_split), else the last
-     * good training images; rule f1 is fitted on the test split in step 4 */
-    ddad_calib_rule_t rule;
-    DDAD_TRY(ddad_calib_rule_parse(cfg->eval.threshold_rule, &rule));
-    const bool held_out = n_val > 0;
-    const ddad_sample_t **thr_pool = held_out ? val : train;
-    size_t n_pool = held_out ? n_val : n_train;
-    int n_thr = held_out ? (int)n_val : (o->threshold_images < (int)n_train ? o->threshold_images : (int)n_train);
-    ddad_calibration_t cal;
-    memset(&cal, 0, sizeof cal);
-    snprintf(cal.category, sizeof cal.category, "%s", category);
-    cal.image_threshold = cal.pixel_threshold = NAN;
-    bool have_cal = false;
-    if (n_thr > 0 && rule.kind != DDAD_CALIB_RULE_F1) {
-        ddad_testiter_opts_t to = {.image_size = (int)S, .mask_original_size = false,
-                                   .mask_threshold = ds->mask_threshold};
-        DDAD_TRY(ddad_testiter_create(&it, thr_pool + (n_pool - (size_t)n_thr), (size_t)n_thr, &to));
-        p.cal_scores = malloc((size_t)n_thr * sizeof *p.cal_scores);
-        p.cal_maps = malloc((size_t)n_thr * (size_t)(S * S) * sizeof *p.cal_maps);
-        if (!p.cal_scores || !p.cal_maps) {
-            st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory for %d calibration maps", n_thr);
-            goto fail;
-        }
-        p.n = n_thr;
-        p.min_score = p.lo = INFINITY;
-        p.max_score = p.hi = -INFINITY;
-        DDAD_TRY(ddad_score_split(&c->model, it, class_id, on_row, &p));
-        ddad_testiter_free(it);
-        it = NULL;
-        ddad_calib_set_t set = {.scores = p.cal_scores, .maps = p.cal_maps, .n = (size_t)n_thr,
-                                .hw = (size_t)(S * S)};
-        if (held_out)
-            snprintf(cal.source, sizeof cal.source, "%d held-out good images of %s (data.val_split %g; not trained on)",
-                     n_thr, category, cfg->data.val_split);
-        else
-            snprintf(cal.source, sizeof cal.source, "the last %d good training images of %s (seen in training)",
-                     n_thr, category);
-        DDAD_TRY(ddad_calib_fit(&rule, &set, &cal));
-        have_cal = true;
-    }
-    /* 2. the test split */
-    p.original = cfg->score.resolution == DDAD_SCORE_RESOLUTION_ORIGINAL;
-    p.oh = p.ow = S;
-    if (p.original) {
-        p.oh = test[0]->height;
-        p.ow = test[0]->width;
-    }
-    const int64_t OHW = p.oh * p.ow;
-    p.n = (int64_t)n_test;
-    p.paths = calloc(n_test, sizeof *p.paths);
-    p.stems = calloc(n_test, sizeof *p.stems);
-    p.zeros = calloc((size_t)OHW, 1);
-    if (p.original) {
-        p.map_o = malloc((size_t)OHW * sizeof(float));
-        p.kl_o = malloc((size_t)(T * OHW) * sizeof(float));
-        p.feat_o = malloc((size_t)(T * OHW) * sizeof(float));
-    }
-    if (!p.paths || !p.stems || !p.zeros || (p.original && (!p.map_o || !p.kl_o || !p.feat_o))) {
-        st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
-        goto fail;
-    }
-    ddad_testiter_opts_t to = {.image_size = (int)S, .mask_original_size = p.original,
-                               .mask_threshold = ds->mask_threshold};
-    DDAD_TRY(ddad_testiter_create(&it, test, n_test, &to));
-    snprintf(maps_path, sizeof maps_path, "%s/maps.h5", out_dir);
-    ddad_mapsfile_spec_t spec = {.category = category, .resolution = p.original ? "original" : "model",
-                                 .n = (int64_t)n_test, .h = p.oh, .w = p.ow, .has_scores = true,
-                                 .num_timesteps = rgb ? 0 : T, .timesteps = NULL, .compress_level = p.original ? 1 : 0};
+    if (!p->paths || !p->stems || !p->zeros || (p->original && (!p->map_o || !p->kl_o || !p->feat_o)))
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
     int64_t ts[DDAD_CONFIG_MAX_INTS];
-    for (int64_t k = 0; k < T; k++)
-        ts[k] = cfg->score.timesteps.v[k];
-    spec.timesteps = ts;
-    DDAD_TRY(ddad_mapsfile_create(&p.wr, maps_path, &spec));
-    attr_ctx_t ac = {.wr = p.wr, .st = DDAD_OK};
-    if (ddad_config_foreach(cfg, put_attr, &ac) != 0) {
-        st = ac.st;
-        goto fail;
-    }
-    const char *feat_src = rgb ? "none (score.method rgb)" : c->model.effnet.source;
-    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "checkpoint", c->checkpoint));
-    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "feature_weights", feat_src));
-    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "git_revision", DDAD_GIT_REVISION));
-    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "torch_version", ddad_torch_version()));
-    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "kl_maps", "mean over RGB of the KL map in bits, standardised per image "
-                                                    "and timestep"));
-    DDAD_TRY(ddad_mapsfile_set_attr(p.wr, "feat_maps", "feature error at features.score_size, bilinear to the map size"));
-    p.min_score = p.lo = INFINITY;
-    p.max_score = -INFINITY;
-    p.hi = -INFINITY;
-    p.seconds = 0;
+    for (int64_t i = 0; i < T; i++)
+        ts[i] = cfg->score.timesteps.v[i];
+    ddad_mapsfile_spec_t spec = {.category = k->name, .resolution = p->original ? "original" : "model",
+                                 .n = (int64_t)n, .h = p->oh, .w = p->ow, .has_scores = true,
+                                 .num_timesteps = cfg->score.method == DDAD_SCORE_METHOD_RGB ? 0 : T,
+                                 .timesteps = ts, .compress_level = p->original ? 1 : 0};
+    DDAD_TRY_RETURN(ddad_mapsfile_create(&p->wr, k->maps, &spec));
+    DDAD_TRY_RETURN(maps_provenance(k));
+    p->min_score = p->lo = INFINITY;
+    p->max_score = p->hi = -INFINITY;
+    p->seconds = 0;
+    ddad_testiter_t *it = NULL;
+    ddad_testiter_opts_t to = {.image_size = (int)S, .mask_original_size = p->original,
+                               .mask_threshold = k->ds->mask_threshold};
+    DDAD_TRY_RETURN(ddad_testiter_create(&it, k->test, n, &to));
     double t0 = now_s();
-    DDAD_TRY(ddad_score_split(&c->model, it, class_id, on_row, &p));
-    double wall = now_s() - t0;
-    DDAD_TRY(ddad_mapsfile_finish(p.wr));
-    ddad_mapsfile_writer_free(p.wr);
-    p.wr = NULL;
-
-    /* 3. metrics from the file just written (exactly what --maps reports) */
-    DDAD_TRY(ddad_metrics_from_mapsfile(maps_path, o->pro_limit, rec));
-    snprintf(rec->category, sizeof rec->category, "%s", category);
-    double spi = wall / (double)n_test;
+    ddad_status_t st = ddad_score_split(&k->c->model, it, k->class_id, on_row, p);
+    ddad_testiter_free(it);
+    if (st != DDAD_OK)
+        return st;
+    const double wall = now_s() - t0;
+    DDAD_TRY_RETURN(ddad_mapsfile_finish(p->wr));
+    ddad_mapsfile_writer_free(p->wr);
+    p->wr = NULL;
+    k->seconds_per_image = wall / (double)n;
     fprintf(stderr, "%s: %zu images in %.2f s: %.1f ms per image, %.2f images/s (model forward share %.1f ms)\n",
-            category, n_test, wall, 1000.0 * spi, 1.0 / spi, 1000.0 * p.seconds / (double)n_test);
+            k->name, n, wall, 1000.0 * k->seconds_per_image, 1.0 / k->seconds_per_image,
+            1000.0 * p->seconds / (double)n);
+    return DDAD_OK;
+}
 
-    /* notes: what the numbers are */
+/* Step 3: the metrics, from the file just written (exactly what --maps
+ * reports), and the notes that say what they are. */
+static ddad_status_t measure(category_t *k, ddad_metrics_record_t *rec)
+{
+    const ddad_config_t *cfg = &k->c->cfg;
+    const pass_t *p = &k->p;
+    const bool rgb = cfg->score.method == DDAD_SCORE_METHOD_RGB;
+    const bool random_weights = !rgb && k->c->model.effnet.random_weights;
+    DDAD_TRY_RETURN(ddad_metrics_from_mapsfile(k->maps, k->c->opts.pro_limit, rec));
+    snprintf(rec->category, sizeof rec->category, "%s", k->name);
     rec->notes[0] = '\0';
-    if (!rgb && c->model.effnet.random_weights)
+    if (random_weights)
         ddad_metrics_add_note(rec, "RANDOM feature-extractor weights");
     if (rgb)
         ddad_metrics_add_note(rec, "rgb ablation (x0-prediction error)");
-    ddad_metrics_add_note(rec, p.original ? "maps at original resolution" : "maps at model resolution, masks nearest");
-    snprintf(notes, sizeof notes, "%s%s; features at %d px, feature_timestep %s; maps at %s resolution (%lldx%lld)%s",
-             c->model.effnet.random_weights && !rgb ? "results computed with RANDOM feature-extractor weights "
-                                                      "(features.weights empty); "
-                                                    : "",
+    ddad_metrics_add_note(rec, p->original ? "maps at original resolution" : "maps at model resolution, masks nearest");
+    snprintf(k->notes, sizeof k->notes, "%s%s; features at %d px, feature_timestep %s; maps at %s resolution "
+             "(%lldx%lld)%s",
+             random_weights ? "results computed with RANDOM feature-extractor weights (features.weights empty); " : "",
              rgb ? "score.method rgb: plain x0-prediction error, no feature map" : "score.method ddad",
              cfg->features.score_size,
              cfg->score.feature_timestep == DDAD_FEATURE_TIMESTEP_SAME ? "same" : "respaced_quirk",
-             p.original ? "original" : "model", (long long)p.oh, (long long)p.ow,
-             p.original ? "" : ", masks resized with nearest neighbour");
+             p->original ? "original" : "model", (long long)p->oh, (long long)p->ow,
+             p->original ? "" : ", masks resized with nearest neighbour");
+    return DDAD_OK;
+}
 
-    /* 4. rule f1: both thresholds from the labelled test split (optimistic) */
-    if (rule.kind == DDAD_CALIB_RULE_F1 && isfinite(rec->image_f1_threshold) && isfinite(rec->pixel_f1_threshold)) {
-        cal.image_threshold = (double)nextafterf((float)rec->image_f1_threshold, -INFINITY);
-        cal.pixel_threshold = (double)nextafterf((float)rec->pixel_f1_threshold, -INFINITY);
-        cal.image_min = p.min_score;
-        cal.image_max = p.max_score;
-        cal.pixel_min = p.lo;
-        cal.pixel_max = p.hi;
-        cal.images = (int)((int64_t)n_test - p.n_defective);
-        cal.defect_images = (int)p.n_defective;
-        cal.optimistic = true;
-        snprintf(cal.rule, sizeof cal.rule, "f1");
-        snprintf(cal.source, sizeof cal.source, "the labelled test split of %s (%zu images): optimistic, the "
-                 "threshold is fitted on the images it is evaluated on", category, n_test);
-        have_cal = true;
-    } else if (rule.kind == DDAD_CALIB_RULE_F1) {
+/* Step 4: rule f1 takes both thresholds from the labelled test split
+ * (optimistic); then the fitted threshold is kept for threshold.json and
+ * the binary masks' threshold is chosen: the calibrated pixel threshold,
+ * or the test split's F1-max with --threshold-f1 (or when there is none). */
+static void choose_thresholds(category_t *k, const ddad_metrics_record_t *rec)
+{
+    eval_ctx_t *c = k->c;
+    const pass_t *p = &k->p;
+    ddad_calibration_t *cal = &k->cal;
+    if (k->rule.kind == DDAD_CALIB_RULE_F1 && isfinite(rec->image_f1_threshold) &&
+        isfinite(rec->pixel_f1_threshold)) {
+        cal->image_threshold = (double)nextafterf((float)rec->image_f1_threshold, -INFINITY);
+        cal->pixel_threshold = (double)nextafterf((float)rec->pixel_f1_threshold, -INFINITY);
+        cal->image_min = p->min_score;
+        cal->image_max = p->max_score;
+        cal->pixel_min = p->lo;
+        cal->pixel_max = p->hi;
+        cal->images = (int)((int64_t)k->n_test - p->n_defective);
+        cal->defect_images = (int)p->n_defective;
+        cal->optimistic = true;
+        snprintf(cal->rule, sizeof cal->rule, "f1");
+        snprintf(cal->source, sizeof cal->source, "the labelled test split of %s (%zu images): optimistic, the "
+                 "threshold is fitted on the images it is evaluated on", k->name, k->n_test);
+        k->have_cal = true;
+    } else if (k->rule.kind == DDAD_CALIB_RULE_F1) {
         ddad_log(DDAD_LOG_WARN, "%s: threshold rule f1 needs defective and good test images; no threshold stored",
-                 category);
+                 k->name);
     }
-    if (have_cal && c->n_thresholds < EVAL_MAX_CATEGORIES)
-        c->thresholds[c->n_thresholds++] = cal;
-
-    /* binary masks of the images: the calibrated pixel threshold, or the
-     * test split's F1-max with --threshold-f1 (or when there is none) */
-    double thr;
-    char thr_src[600];
-    if (o->threshold_f1 || !isfinite(cal.pixel_threshold)) {
-        thr = rec->pixel_f1_threshold;
-        snprintf(thr_src, sizeof thr_src, "test-split F1-max (optimistic)");
+    if (k->have_cal && c->n_thresholds < EVAL_MAX_CATEGORIES)
+        c->thresholds[c->n_thresholds++] = *cal;
+    if (c->opts.threshold_f1 || !isfinite(cal->pixel_threshold)) {
+        k->mask_threshold = rec->pixel_f1_threshold;
+        snprintf(k->mask_threshold_source, sizeof k->mask_threshold_source, "test-split F1-max (optimistic)");
     } else {
-        thr = cal.pixel_threshold;
-        snprintf(thr_src, sizeof thr_src, "rule %s over %s", cal.rule, cal.source);
+        k->mask_threshold = cal->pixel_threshold;
+        snprintf(k->mask_threshold_source, sizeof k->mask_threshold_source, "rule %s over %s", cal->rule,
+                 cal->source);
     }
+}
 
-    /* 5. files */
-    metrics_extra_t x = {.resolution = p.original ? "original" : "model", .map_h = p.oh, .map_w = p.ow,
-                         .threshold = thr, .threshold_source = thr_src, .feature_weights = feat_src,
-                         .seconds_per_image = spi, .checkpoint = c->checkpoint, .step = c->step, .notes = notes};
-    snprintf(path, sizeof path, "%s/metrics.json", out_dir);
-    DDAD_TRY(write_metrics_json(path, cfg, rec, &x));
-    snprintf(path, sizeof path, "%s/metrics.csv", out_dir);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        st = ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", path, strerror(errno));
-        goto fail;
+/* Heat maps, binary masks and overlays of the test images, from the maps
+ * file, on the calibrated fixed scale (0.5 = pixel threshold) when known,
+ * so a good image looks good; else the split's own range. */
+static ddad_status_t write_images(category_t *k)
+{
+    const pass_t *p = &k->p;
+    char dir[DDAD_CONFIG_PATH_MAX + 160];
+    DDAD_TRY_RETURN(ddad_run_path(dir, sizeof dir, k->c->run_dir, k->dir_name, DDAD_RUN_IMAGES));
+    DDAD_TRY_RETURN(ddad_run_mkdir_p(dir));
+    float *map = malloc((size_t)(p->oh * p->ow) * sizeof *map);
+    if (!map)
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
+    ddad_mapsfile_t *mf = NULL;
+    ddad_status_t st = ddad_mapsfile_open(&mf, k->maps);
+    eval_images_opts_t io = {.lo = p->lo, .hi = p->hi, .threshold = (float)k->mask_threshold};
+    if (!k->c->opts.threshold_f1 && ddad_calib_has_statistics(&k->cal))
+        io.calib = &k->cal;
+    for (size_t i = 0; st == DDAD_OK && i < k->n_test; i++) {
+        st = ddad_mapsfile_read_image(mf, (int64_t)i, map, NULL);
+        if (st == DDAD_OK)
+            st = eval_images_write(map, p->oh, p->ow, NULL, p->paths[i], dir, p->stems[i], &io);
     }
-    st = ddad_report_write(f, rec, 1, DDAD_REPORT_CSV);
-    if (fclose(f) != 0 && st == DDAD_OK)
-        st = ddad_fail(DDAD_STATUS_IO, "writing %s failed", path);
-    if (st != DDAD_OK)
-        goto fail;
+    ddad_mapsfile_close(mf);
+    free(map);
+    if (st == DDAD_OK)
+        fprintf(stderr, "%s: heat maps, binary masks (threshold %.4g: %s) and overlays in %s\n", k->name,
+                k->mask_threshold, k->mask_threshold_source, dir);
+    return st;
+}
+
+/* Step 5: metrics.json, metrics.csv, curves, and the optional images and
+ * MVTec TIFF maps. */
+static ddad_status_t write_outputs(category_t *k, const ddad_metrics_record_t *rec)
+{
+    eval_ctx_t *c = k->c;
+    const ddad_config_t *cfg = &c->cfg;
+    const pass_t *p = &k->p;
+    char path[DDAD_CONFIG_PATH_MAX + 256];
+    ddad_metrics_provenance_t x = {.resolution = p->original ? "original" : "model", .map_h = p->oh, .map_w = p->ow,
+                         .threshold = k->mask_threshold, .threshold_source = k->mask_threshold_source,
+                         .feature_weights = cfg->score.method == DDAD_SCORE_METHOD_RGB ? "none (score.method rgb)"
+                                                                                        : c->model.effnet.source,
+                         .seconds_per_image = k->seconds_per_image, .checkpoint = c->checkpoint, .step = c->step,
+                         .notes = k->notes};
+    DDAD_TRY_RETURN(ddad_run_path(path, sizeof path, c->run_dir, k->dir_name, DDAD_RUN_METRICS_JSON));
+    DDAD_TRY_RETURN(ddad_report_write_metrics_json(path, cfg, rec, &x));
+    DDAD_TRY_RETURN(ddad_run_path(path, sizeof path, c->run_dir, k->dir_name, DDAD_RUN_METRICS_CSV));
+    DDAD_TRY_RETURN(ddad_report_write_file(path, rec, 1, DDAD_REPORT_CSV));
     bool pngs = false;
-    DDAD_TRY(eval_curves_write(maps_path, out_dir, o->pro_limit, &pngs));
+    DDAD_TRY_RETURN(eval_curves_write(k->maps, k->dir, c->opts.pro_limit, &pngs));
+    if (c->opts.save_images || cfg->eval.save_images)
+        DDAD_TRY_RETURN(write_images(k));
+    fprintf(stderr, "%s: wrote maps.h5, metrics.json, metrics.csv, curves%s in %s\n", k->name,
+            pngs ? " (roc.png, pro.png)" : "", k->dir);
+    if (c->opts.export_maps) {
+        DDAD_TRY_RETURN(eval_export_tiffs(k->maps, k->test, k->n_test, c->opts.export_maps, k->name));
+        fprintf(stderr, "%s: TIFF maps at the original resolution in %s/%s/test\n", k->name, c->opts.export_maps,
+                k->name);
+    }
+    return DDAD_OK;
+}
 
-    if (o->save_images || cfg->eval.save_images) {
-        char img_dir[DDAD_CONFIG_PATH_MAX + 160];
-        snprintf(img_dir, sizeof img_dir, "%s/images", out_dir);
-        DDAD_TRY(ddad_run_mkdir_p(img_dir));
-        ddad_mapsfile_t *mf = NULL;
-        float *map = malloc((size_t)OHW * sizeof *map);
-        if (!map) {
-            st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
-            goto fail;
-        }
-        st = ddad_mapsfile_open(&mf, maps_path);
-        /* colours on the calibrated fixed scale (0.5 = pixel threshold) when
-         * known, so a good image looks good; else the split's own range */
-        eval_images_opts_t io = {.lo = p.lo, .hi = p.hi, .threshold = (float)thr};
-        if (!o->threshold_f1 && ddad_calib_has_statistics(&cal))
-            io.calib = &cal;
-        for (size_t i = 0; st == DDAD_OK && i < n_test; i++) {
-            st = ddad_mapsfile_read_image(mf, (int64_t)i, map, NULL);
-            if (st == DDAD_OK)
-                st = eval_images_write(map, p.oh, p.ow, NULL, p.paths[i], img_dir, p.stems[i], &io);
-        }
-        ddad_mapsfile_close(mf);
-        free(map);
-        if (st != DDAD_OK)
-            goto fail;
-        fprintf(stderr, "%s: heat maps, binary masks (threshold %.4g: %s) and overlays in %s\n", category, thr, thr_src,
-                img_dir);
+ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metrics_record_t *rec)
+{
+    category_t k;
+    ddad_metrics_record_init(rec, category, c->opts.pro_limit);
+    ddad_status_t st = category_open(&k, c, category);
+    if (st == DDAD_OK)
+        st = fit_reference(&k);
+    if (st == DDAD_OK)
+        st = calibrate(&k);
+    if (st == DDAD_OK)
+        st = score_test_split(&k);
+    if (st == DDAD_OK)
+        st = measure(&k, rec);
+    if (st == DDAD_OK) {
+        choose_thresholds(&k, rec);
+        st = write_outputs(&k, rec);
     }
-    fprintf(stderr, "%s: wrote %s, metrics.json, metrics.csv, curves%s in %s\n", category, "maps.h5",
-            pngs ? " (roc.png, pro.png)" : "", out_dir);
-    if (o->export_maps) {
-        DDAD_TRY(eval_export_tiffs(maps_path, test, n_test, o->export_maps, category));
-        fprintf(stderr, "%s: TIFF maps at the original resolution in %s/%s/test\n", category, o->export_maps,
-                category);
-    }
-fail:
-    ddad_testiter_free(it);
-    ddad_mapsfile_writer_free(p.wr);
-    if (p.paths)
-        for (size_t i = 0; i < n_test; i++)
-            free(p.paths[i]);
-    if (p.stems)
-        for (size_t i = 0; i < n_test; i++)
-            free(p.stems[i]);
-    free(p.paths);
-    free(p.stems);
-    free(p.zeros);
-    free(p.map_o);
-    free(p.kl_o);
-    free(p.feat_o);
-    free(p.cal_scores);
-    free(p.cal_maps);
-    free(test);
-    free(train);
-    free(val);
-    c->model.reference = NULL;
-    ddad_reference_free(&ref);
-    ddad_dataset_free(ds);
+    category_close(&k);
     if (st != DDAD_OK)
         return ddad_fail_context(st, "evaluating %s", category);
     return DDAD_OK;

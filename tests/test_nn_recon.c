@@ -18,6 +18,7 @@
 #include "loader.h"
 #include "nn/recon.h"
 #include "nn/trainer.h"
+#include "run.h"
 #include "synth.h"
 #include "testutil.h"
 
@@ -63,7 +64,7 @@ static void setup(void)
     CU_ASSERT_EQUAL_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, root, cats, 1), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_dataset_select(ds, "woven", DDAD_SPLIT_TRAIN, &train_s, &n_train), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_dataset_select(ds, "woven", DDAD_SPLIT_TEST, &test_s, &n_test), DDAD_OK);
-    snprintf(padim_path, sizeof padim_path, "%s/%s", ddad_trainer_run_dir(trainer), DDAD_RECON_PADIM_FILE);
+    ddad_run_path(padim_path, sizeof padim_path, ddad_trainer_run_dir(trainer), NULL, DDAD_RUN_PADIM);
     CU_ASSERT_EQUAL_FATAL(ddad_recon_padim_prepare(&rp, &cfg, padim_path, train_s, n_train, DDAD_CPU), DDAD_OK);
     CU_ASSERT_FALSE(rp.reused);
     CU_ASSERT(rp.wrn.random_weights); /* no WRN weights in the test: labelled random */

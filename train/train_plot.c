@@ -1,12 +1,12 @@
 /* train/train_plot.c - see train_plot.h */
 #include "train_plot.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "plot.h"
+#include "run.h"
 #include "status.h"
 
 bool train_plot_loss(const char *run_dir)
@@ -18,9 +18,9 @@ bool train_plot_loss(const char *run_dir)
     }
     char log[4200], png[4200], tmp[4300], qlog[DDAD_PLOT_QUOTE_MAX], qtmp[DDAD_PLOT_QUOTE_MAX];
     char script[2 * DDAD_PLOT_QUOTE_MAX + 1024];
-    snprintf(log, sizeof log, "%s/train.log", run_dir);
-    snprintf(png, sizeof png, "%s/loss.png", run_dir);
-    snprintf(tmp, sizeof tmp, "%s/loss.partial.png", run_dir);
+    ddad_run_path(log, sizeof log, run_dir, NULL, DDAD_RUN_TRAIN_LOG);
+    ddad_run_path(png, sizeof png, run_dir, NULL, DDAD_RUN_LOSS_PLOT);
+    snprintf(tmp, sizeof tmp, "%s.tmp", png);
     if (ddad_plot_quote(qlog, sizeof qlog, log) != DDAD_OK || ddad_plot_quote(qtmp, sizeof qtmp, tmp) != DDAD_OK) {
         ddad_log(DDAD_LOG_WARN, "%s; loss.png not drawn", ddad_last_error());
         return false;
@@ -48,9 +48,8 @@ bool train_plot_loss(const char *run_dir)
         ddad_log(DDAD_LOG_WARN, "gnuplot wrote no %s: loss.png not drawn", tmp);
         return false;
     }
-    if (rename(tmp, png) != 0) {
-        ddad_log(DDAD_LOG_WARN, "cannot rename %s to %s: %s; loss.png not drawn", tmp, png, strerror(errno));
-        unlink(tmp);
+    if (ddad_run_commit(tmp, png) != DDAD_OK) {
+        ddad_log(DDAD_LOG_WARN, "%s; loss.png not drawn", ddad_last_error());
         return false;
     }
     return true;

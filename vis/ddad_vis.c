@@ -94,9 +94,10 @@ int main(int argc, char **argv)
                        c.run_dir, args.config);
         goto done;
     }
-    snprintf(c.out_dir, sizeof c.out_dir, "%s", args.out ? args.out : c.run_dir);
-    if (!args.out)
-        strncat(c.out_dir, "/figures", sizeof c.out_dir - strlen(c.out_dir) - 1);
+    if (args.out)
+        snprintf(c.out_dir, sizeof c.out_dir, "%s", args.out);
+    else if ((st = ddad_run_path(c.out_dir, sizeof c.out_dir, c.run_dir, NULL, DDAD_RUN_FIGURES)) != DDAD_OK)
+        goto done;
     c.S = c.cfg.data.image_size;
     c.cell = c.S >= 96 ? c.S : c.S * ((96 + c.S - 1) / c.S);
 

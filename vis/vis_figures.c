@@ -13,6 +13,7 @@
 #include "image.h"
 #include "nn/checkpoint.h"
 #include "nn/score.h"
+#include "run.h"
 #include "torch/tensor.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -82,10 +83,14 @@ static ddad_status_t ensure_padim(vis_ctx_t *c, const char *category)
     if (st)
         return st;
     char path[PATH_MAX + 128];
-    if (ddad_config_is_unified(&c->cfg))
-        snprintf(path, sizeof path, "%s/padim_%s.h5", c->run_dir, category);
-    else
-        snprintf(path, sizeof path, "%s/%s", c->run_dir, DDAD_RECON_PADIM_FILE);
+    const char *cat_dir = ddad_config_is_unified(&c->cfg) ? category : NULL;
+    char dir[PATH_MAX + 64];
+    if ((st = ddad_run_path(dir, sizeof dir, c->run_dir, cat_dir, DDAD_RUN_CATEGORY_DIR)) != DDAD_OK ||
+        (st = ddad_run_mkdir_p(dir)) != DDAD_OK ||
+        (st = ddad_run_path(path, sizeof path, c->run_dir, cat_dir, DDAD_RUN_PADIM)) != DDAD_OK) {
+        free(train);
+        return st;
+    }
     vis_progress("PaDiM for %s (%s)", category, path);
     st = ddad_recon_padim_prepare(&c->rp, &c->cfg, path, train, n_train, c->model.device);
     free(train);

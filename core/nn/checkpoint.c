@@ -137,11 +137,10 @@ ddad_status_t ddad_checkpoint_save(const char *path, const ddad_model_t *m, ddad
     if (st == DDAD_OK)
         st = cst;
     if (st == DDAD_OK)
-        st = ddad_run_fsync_path(tmp);
-    if (st == DDAD_OK && rename(tmp, path) != 0)
-        st = ddad_fail(DDAD_STATUS_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (st != DDAD_OK) {
-        unlink(tmp); /* the previous checkpoint is untouched */
+        st = ddad_run_commit(tmp, path);
+    else
+        unlink(tmp);
+    if (st != DDAD_OK) { /* the previous checkpoint is untouched */
         return ddad_fail_context(st, "checkpoint %s not written (the previous one is intact)", path);
     }
     return DDAD_OK;
@@ -267,14 +266,16 @@ ddad_status_t ddad_checkpoint_read_config(const char *path, ddad_config_t *cfg)
 
 void ddad_checkpoint_path(char *buf, size_t cap, const char *run_dir, int64_t step)
 {
-    snprintf(buf, cap, "%s/checkpoints/step_%07lld.h5", run_dir, (long long)step);
+    char dir[4096];
+    ddad_run_path(dir, sizeof dir, run_dir, NULL, DDAD_RUN_CHECKPOINTS);
+    snprintf(buf, cap, "%s/step_%07lld.h5", dir, (long long)step);
 }
 
 /* Steps of the complete checkpoints in run_dir, sorted ascending (caller frees). */
 static ddad_status_t list_steps(const char *run_dir, int64_t **steps, size_t *n)
 {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
+    ddad_run_path(dir, sizeof dir, run_dir, NULL, DDAD_RUN_CHECKPOINTS);
     *steps = NULL;
     *n = 0;
     DIR *d = opendir(dir);

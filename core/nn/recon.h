@@ -53,8 +53,6 @@
 extern "C" {
 #endif
 
-#define DDAD_RECON_PADIM_FILE "padim.h5"
-
 /* The WideResNet and the fitted PaDiM a reconstruction needs. */
 typedef struct ddad_recon_padim {
     ddad_wrn_t wrn;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "../h5io.h"
+#include "../run.h"
 #include "model.h"
 
 struct ddad_reference_acc {
@@ -172,9 +173,9 @@ ddad_status_t ddad_reference_save(const ddad_score_reference_t *ref, const char 
     ddad_status_t cst = ddad_h5_close(f);
     if (st == DDAD_OK)
         st = cst;
-    if (st == DDAD_OK && rename(partial, path) != 0)
-        st = ddad_fail(DDAD_STATUS_IO, "cannot rename %s to %s: %s", partial, path, strerror(errno));
-    if (st != DDAD_OK)
+    if (st == DDAD_OK)
+        st = ddad_run_commit(partial, path);
+    else
         remove(partial);
     return st;
 }
@@ -226,10 +227,7 @@ ddad_status_t ddad_reference_load(ddad_score_reference_t *ref, const char *path,
 
 void ddad_reference_path(char *buf, size_t cap, const char *run_dir, const char *category, bool unified)
 {
-    if (unified)
-        snprintf(buf, cap, "%s/%s/reference.h5", run_dir, category);
-    else
-        snprintf(buf, cap, "%s/reference.h5", run_dir);
+    ddad_run_path(buf, cap, run_dir, unified ? category : NULL, DDAD_RUN_REFERENCE);
 }
 
 ddad_status_t ddad_reference_use(struct ddad_model *model, ddad_score_reference_t *ref, const char *run_dir,

@@ -9,6 +9,7 @@
 
 #include "../calib.h"
 #include "../image.h"
+#include "../run.h"
 #include "checkpoint.h"
 #include "model.h"
 #include "reference.h"
@@ -46,7 +47,7 @@ static void run_dir_of(const char *ckpt, char *buf, size_t cap)
     *slash = '\0';
     slash = strrchr(buf, '/');
     const char *last = slash ? slash + 1 : buf;
-    if (!strcmp(last, "checkpoints")) {
+    if (!strcmp(last, ddad_run_file_name(DDAD_RUN_CHECKPOINTS))) {
         if (slash)
             *slash = '\0';
         else

@@ -129,28 +129,11 @@ static ddad_status_t check_run_dir_dry(const char *run_dir)
     }
 }
 
-static ddad_status_t write_file_atomic(const char *path, const char *text)
-{
-    char tmp[TRAINER_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", tmp, strerror(errno));
-    bool ok = fputs(text, f) >= 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return ddad_fail(DDAD_STATUS_IO, "cannot write %s: %s", path, strerror(e));
-    }
-    return DDAD_OK;
-}
-
 /* Deletes every checkpoint (complete or partial) of run_dir. */
 static ddad_status_t delete_checkpoints(const char *run_dir, int *n_deleted)
 {
     char dir[TRAINER_PATH_MAX], path[TRAINER_PATH_MAX + 256];
-    snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
+    ddad_run_path(dir, sizeof dir, run_dir, NULL, DDAD_RUN_CHECKPOINTS);
     *n_deleted = 0;
     DIR *d = opendir(dir);
     if (!d)
@@ -177,7 +160,7 @@ static ddad_status_t delete_checkpoints(const char *run_dir, int *n_deleted)
 static ddad_status_t truncate_log(const char *run_dir, int64_t last)
 {
     char path[TRAINER_PATH_MAX + 16], tmp[TRAINER_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/train.log", run_dir);
+    ddad_run_path(path, sizeof path, run_dir, NULL, DDAD_RUN_TRAIN_LOG);
     snprintf(tmp, sizeof tmp, "%s.partial", path);
     FILE *in = fopen(path, "r");
     if (!in)
@@ -195,11 +178,11 @@ static ddad_status_t truncate_log(const char *run_dir, int64_t last)
             fputs(line, out);
     }
     fclose(in);
-    if (fclose(out) != 0 || rename(tmp, path) != 0) {
+    if (fclose(out) != 0) {
         unlink(tmp);
         return ddad_fail(DDAD_STATUS_IO, "cannot rewrite %s: %s", path, strerror(errno));
     }
-    return DDAD_OK;
+    return ddad_run_commit(tmp, path);
 }
 
 /* ---- data ------------------------------------------------------------------- */
@@ -569,7 +552,7 @@ static ddad_status_t create_local(ddad_trainer_t *tr, const ddad_config_t *cfg)
                              tr->run_dir, latest);
         if (!tr->opts.dry_run) {
             char ck[TRAINER_PATH_MAX + 16];
-            snprintf(ck, sizeof ck, "%s/checkpoints", tr->run_dir);
+            ddad_run_path(ck, sizeof ck, tr->run_dir, NULL, DDAD_RUN_CHECKPOINTS);
             if ((st = ddad_run_mkdir_p(ck)) != DDAD_OK) {
                 ddad_fail_context(st, "creating the run folder");
                 goto fail;
@@ -617,12 +600,12 @@ static ddad_status_t create_local(ddad_trainer_t *tr, const ddad_config_t *cfg)
             DDAD_TRY(delete_checkpoints(tr->run_dir, &n_del));
             ddad_log(DDAD_LOG_WARN, "--force: deleted %d old checkpoint(s) of %s", n_del, tr->run_dir);
         }
-        snprintf(path, sizeof path, "%s/train.log", tr->run_dir);
-        DDAD_TRY(write_file_atomic(path, "# step loss mse vb feat lr it_per_s\n"));
+        ddad_run_path(path, sizeof path, tr->run_dir, NULL, DDAD_RUN_TRAIN_LOG);
+        DDAD_TRY(ddad_run_write_text_atomic(path, "# step loss mse vb feat lr it_per_s\n"));
     }
     DDAD_TRY(ddad_config_to_yaml(cfg, &yaml));
-    snprintf(path, sizeof path, "%s/config.yaml", tr->run_dir);
-    st = write_file_atomic(path, yaml);
+    ddad_run_path(path, sizeof path, tr->run_dir, NULL, DDAD_RUN_CONFIG);
+    st = ddad_run_write_text_atomic(path, yaml);
     free(yaml);
 fail:
     return st;
@@ -994,7 +977,7 @@ ddad_status_t ddad_trainer_run(ddad_trainer_t *tr)
         return ddad_fail(DDAD_STATUS_USAGE, "ddad_trainer_run: a dry-run trainer cannot train");
     const ddad_config_t *cfg = &tr->cfg;
     char path[TRAINER_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/train.log", tr->run_dir);
+    ddad_run_path(path, sizeof path, tr->run_dir, NULL, DDAD_RUN_TRAIN_LOG);
     FILE *log = NULL; /* rank 0's */
     if (tr->rank == 0 && !(log = fopen(path, "a")))
         return ddad_fail(DDAD_STATUS_IO, "cannot append to %s: %s", path, strerror(errno));

@@ -22,6 +22,7 @@
 #include "nn/score.h"
 #include "nn/tensor_h5.h"
 #include "report.h"
+#include "run.h"
 #include "runtime.h"
 
 #define PROG "ddad-baselines"
@@ -330,14 +331,6 @@ static void result_init(result_t *res, const char *category, const char *method,
     res->load_seconds = load_s;
 }
 
-static void add_note(ddad_metrics_record_t *rec, const char *note)
-{
-    size_t len = strlen(rec->notes);
-    if (len + 3 >= sizeof rec->notes)
-        return;
-    snprintf(rec->notes + len, sizeof rec->notes - len, "%s%s", len ? "; " : "", note);
-}
-
 static ddad_status_t run_meandiff(run_t *r, const bl_split_t *train, const bl_split_t *test, result_t *res)
 {
     const ddad_config_score_t *sc = &r->cfg.score;
@@ -368,7 +361,7 @@ static ddad_status_t run_meandiff(run_t *r, const bl_split_t *train, const bl_sp
     char note[128];
     snprintf(note, sizeof note, "image score %s (score.image_score), smoothing sigma %g", res->image_score,
              res->sigma);
-    add_note(&res->rec, note);
+    ddad_metrics_add_note(&res->rec, note);
     if (r->dump) {
         char g[160];
         int64_t sh_mean[3] = {3, S, S}, sh_maps[3] = {N, S, S}, sh_sc[1] = {N};
@@ -417,11 +410,11 @@ static ddad_status_t run_patchnn(run_t *r, const bl_split_t *train, const bl_spl
     snprintf(res->features, sizeof res->features, "%s", r->net.source);
     DDAD_TRY(bl_metrics(maps, test->masks, scores, test->labels, N, S, S, r->cfg.eval.pro_limit, &res->rec));
     if (r->net.random_weights)
-        add_note(&res->rec, "RANDOM feature-extractor weights");
+        ddad_metrics_add_note(&res->rec, "RANDOM feature-extractor weights");
     char note[160];
     snprintf(note, sizeof note, "grid %lld, bank %lld vectors, sigma %g, image score max", (long long)G,
              (long long)res->bank, res->sigma);
-    add_note(&res->rec, note);
+    ddad_metrics_add_note(&res->rec, note);
     if (r->dump) {
         char g[160];
         int64_t sh_d[3] = {N, G, G}, sh_maps[3] = {N, S, S}, sh_sc[1] = {N};
@@ -783,10 +776,8 @@ int main(int argc, char **argv)
         ddad_h5_t *f = r.dump;
         r.dump = NULL;
         DDAD_TRY(ddad_h5_close(f));
-        if (rename(dump_tmp, a.dump) != 0) {
-            st = ddad_fail(DDAD_STATUS_IO, "cannot rename %s to %s: %s", dump_tmp, a.dump, strerror(errno));
+        if ((st = ddad_run_commit(dump_tmp, a.dump)) != DDAD_OK)
             goto fail;
-        }
         dump_tmp[0] = '\0';
     }
     DDAD_TRY(write_results(stdout, results, n, &r, a.format));

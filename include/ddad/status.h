@@ -90,6 +90,14 @@ void ddad_log(ddad_log_level_t level, const char *fmt, ...)
         }                                                \
     } while (0)
 
+/* Returns the status of call from the enclosing function when it fails. */
+#define DDAD_TRY_RETURN(call)                            \
+    do {                                                 \
+        ddad_status_t ddad_try_st_ = (call);             \
+        if (ddad_try_st_ != DDAD_OK)                     \
+            return ddad_try_st_;                         \
+    } while (0)
+
 #ifdef __cplusplus
 }
 #endif
