@@ -45,7 +45,7 @@ static void usage(FILE *f)
             "  calibrate its threshold without labelled defects. Square crops of about a\n"
             "  quarter of each image's short side (at most 4x the output size), resized to\n"
             "  N x N; training crops come from about three quarters of each image, test\n"
-            "  crops from the disjoint rest (see core/synth_images.h). Also writes\n"
+            "  crops from the disjoint rest (see core/data/synth_images.h). Also writes\n"
             "  <ROOT>/<NAME>/crops.csv (where every image was cut).\n"
             "  --out ROOT         output root (default datasets/from_images)\n"
             "  --category NAME    category folder name (default: the last part of DIR)\n"

@@ -1,6 +1,6 @@
 /* ddad-predict - score new, unlabelled images with a trained run and its
  * calibrated threshold (see --help). Built on the deployment API
- * (include/ddad/ddad.h) plus the calibration module (core/calib.h). */
+ * (include/ddad/ddad.h) plus the calibration module (core/report/calib.h). */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>

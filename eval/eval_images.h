@@ -2,10 +2,10 @@
  * mask and overlay (ddad-eval --save-images, ddad-predict --save).
  *
  *     eval_images_opts_t o = {.lo = 0, .hi = 3, .threshold = 1.2};   // raw scale
- *     o.calib = &cal;          // or the run's calibrated fixed scale (core/calib.h)
+ *     o.calib = &cal;          // or the run's calibrated fixed scale (core/report/calib.h)
  *     eval_images_write(map, h, w, NULL, "data/x.png", "runs/.../images", "crack_003", &o);
  *
- * Files: <stem>_heat.png (inferno colour map, core/figure.h), <stem>_mask.png
+ * Files: <stem>_heat.png (inferno colour map, core/report/figure.h), <stem>_mask.png
  * (255 where the pixel is flagged), <stem>_overlay.png (the image, resized to
  * the map's size with bicubic, blended 50/50 with the heat map).
  * Scale: with a calibration, colours show the normalised map (0 = the

@@ -11,11 +11,11 @@
  *
  * Files per category, in the run folder (per-category run) or in
  * <run folder>/<category> (unified run):
- *   maps.h5        the maps file (core/mapsfile.h) with /scores, /kl_maps,
+ *   maps.h5        the maps file (core/io/mapsfile.h) with /scores, /kl_maps,
  *                  /feat_maps and the resolved config as config.* attributes
  *   metrics.json   one object: the metrics, threshold and its source, map
  *                  resolution, feature-extractor weights, timing, notes
- *   metrics.csv    the report CSV (core/report.h)
+ *   metrics.csv    the report CSV (core/report/report.h)
  *   roc_*.dat, pro.dat, roc.png, pro.png   curves (eval_curves.h)
  *   images/        heat map, binary mask, overlay per test image (optional)
  * and threshold.json in the run folder: thresholds per category fitted on

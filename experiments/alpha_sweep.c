@@ -12,7 +12,7 @@
  * (config.score.smooth_sigma, smooth_kernel, image_score, topk; defaults
  * when absent). Output on stdout, one line per alpha, gnuplot-ready:
  *     # alpha image_auroc pixel_auroc au_pro
- * --png draws the three curves in percent through gnuplot (core/plot.h; a
+ * --png draws the three curves in percent through gnuplot (core/io/plot.h; a
  * missing gnuplot is a warning, the numbers are still printed).
  * Exit codes: 0 ok, 1 internal, 2 usage, 4 data (no per-timestep maps, one
  * class missing), 5 I/O.

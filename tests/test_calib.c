@@ -1,5 +1,5 @@
 /* tests/test_calib.c - threshold rules, normalised scores and threshold.json
- * (core/calib.h); quantiles against numpy, F1 against scikit-learn. */
+ * (core/report/calib.h); quantiles against numpy, F1 against scikit-learn. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-/* tests/test_mapsfile.c - the maps file (core/mapsfile.h) round trip, its
+/* tests/test_mapsfile.c - the maps file (core/io/mapsfile.h) round trip, its
  * layout as h5py sees it, complete-or-absent writing, and the report
- * (core/report.h): metrics from a maps file against the NumPy/sklearn
+ * (core/report/report.h): metrics from a maps file against the NumPy/sklearn
  * reference (experiments/bench/metrics_reference.py), table/CSV/JSON. */
 #include <math.h>
 #include <stdio.h>

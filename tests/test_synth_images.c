@@ -1,4 +1,4 @@
-/* tests/test_synth_images.c - ddad-synth --from-images (core/synth_images.h)
+/* tests/test_synth_images.c - ddad-synth --from-images (core/data/synth_images.h)
  * on source images the test writes itself: same inputs and seed -> identical
  * bytes, masks equal the changed pixels, every written image is the crop that
  * crops.csv names, training and test crops follow the documented band split

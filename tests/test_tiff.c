@@ -1,4 +1,4 @@
-/* tests/test_tiff.c - the float32 TIFF writer and reader (core/tiff.c)
+/* tests/test_tiff.c - the float32 TIFF writer and reader (core/io/tiff.c)
  * against tifffile, the library MVTec AD's evaluation script reads anomaly
  * maps with, and Pillow: they read ddad's files, and write the files ddad
  * reads, with numpy's values dumped as raw little-endian float32 beside

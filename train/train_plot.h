@@ -1,4 +1,4 @@
-/* train/train_plot.h - loss.png from train.log, drawn by gnuplot (core/plot.h).
+/* train/train_plot.h - loss.png from train.log, drawn by gnuplot (core/io/plot.h).
  *
  *     train_plot_loss(run_dir);   // <run_dir>/train.log -> <run_dir>/loss.png
  *

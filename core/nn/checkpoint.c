@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../h5io.h"
-#include "../run.h"
+#include "h5io.h"
+#include "run.h"
 #include "ddad_version.h"
 #include "tensor_h5.h"
 

@@ -46,7 +46,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../h5io.h"
+#include "h5io.h"
 #include "../torch/tensor.h"
 #include "params.h"
 

@@ -22,7 +22,7 @@
 #ifndef DDAD_NN_EXTRACTOR_H
 #define DDAD_NN_EXTRACTOR_H
 
-#include "../config.h"
+#include "config.h"
 #include "effnet.h"
 
 #ifdef __cplusplus

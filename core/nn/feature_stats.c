@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../loader.h"
+#include "loader.h"
 #include "extractor.h"
 
 static int cmp_double(const void *a, const void *b)

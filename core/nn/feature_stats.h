@@ -23,8 +23,8 @@
 #ifndef DDAD_NN_FEATURE_STATS_H
 #define DDAD_NN_FEATURE_STATS_H
 
-#include "../config.h"
-#include "../dataset.h"
+#include "config.h"
+#include "dataset.h"
 #include "effnet.h"
 
 #ifdef __cplusplus

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../h5io.h"
+#include "h5io.h"
 #include "extractor.h"
 
 ddad_status_t ddad_unet_options_from_config(ddad_unet_options_t *opt, const ddad_config_t *cfg)

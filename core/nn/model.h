@@ -17,7 +17,7 @@
 
 #include <stdbool.h>
 
-#include "../config.h"
+#include "config.h"
 #include "diffusion.h"
 #include "effnet.h"
 #include "params.h"

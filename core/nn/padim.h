@@ -38,7 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../h5io.h"
+#include "h5io.h"
 #include "../torch/tensor.h"
 #include "wrn.h"
 

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../h5io.h"
+#include "h5io.h"
 #include "../torch/tensor.h"
 
 #ifdef __cplusplus

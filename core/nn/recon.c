@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../h5io.h"
-#include "../image.h"
+#include "h5io.h"
+#include "image.h"
 
 /* ---- PaDiM preparation -------------------------------------------------- */
 

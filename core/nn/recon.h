@@ -42,8 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../config.h"
-#include "../dataset.h"
+#include "config.h"
+#include "dataset.h"
 #include "../torch/tensor.h"
 #include "model.h"
 #include "padim.h"

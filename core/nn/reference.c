@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../h5io.h"
-#include "../run.h"
+#include "h5io.h"
+#include "run.h"
 #include "model.h"
 
 struct ddad_reference_acc {

@@ -81,8 +81,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../config.h"
-#include "../loader.h"
+#include "config.h"
+#include "loader.h"
 #include "model.h"
 
 #ifdef __cplusplus

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../calib.h"
-#include "../image.h"
-#include "../run.h"
+#include "calib.h"
+#include "image.h"
+#include "run.h"
 #include "checkpoint.h"
 #include "model.h"
 #include "reference.h"

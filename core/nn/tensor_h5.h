@@ -1,4 +1,4 @@
-/* core/nn/tensor_h5.h - HDF5 datasets <-> tensors (on top of core/h5io.h).
+/* core/nn/tensor_h5.h - HDF5 datasets <-> tensors (on top of core/io/h5io.h).
  *
  *     ddad_h5_t *f;
  *     ddad_h5_open(&f, "unet_small.h5", DDAD_H5_READ);
@@ -15,7 +15,7 @@
 #ifndef DDAD_NN_TENSOR_H5_H
 #define DDAD_NN_TENSOR_H5_H
 
-#include "../h5io.h"
+#include "h5io.h"
 #include "status.h"
 #include "../torch/tensor.h"
 

@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../dataset.h"
-#include "../loader.h"
-#include "../run.h"
+#include "dataset.h"
+#include "loader.h"
+#include "run.h"
 #include "../torch/dist.h"
 #include "checkpoint.h"
 #include "feature_stats.h"

@@ -86,7 +86,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../config.h"
+#include "config.h"
 #include "status.h"
 #include "../torch/dist.h"
 #include "model.h"

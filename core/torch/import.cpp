@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "../h5io.h"
+#include "h5io.h"
 #include "ddad_version.h"
 
 namespace {

@@ -97,7 +97,7 @@ ddad_status_t bl_patchnn_maps(const float *dist, int64_t n, int64_t G, int64_t S
 
 /* ---- metrics ----------------------------------------------------------------- */
 
-/* The metrics ddad-eval reports (core/report.c's ddad_metrics_from_mapsfile
+/* The metrics ddad-eval reports (core/report/report.c's ddad_metrics_from_mapsfile
  * calls the same two functions): pixel AUROC, AU-PRO up to pro_limit and
  * pixel F1-max over every pixel of maps (n, H, W) against masks, image AUROC
  * and F1-max of scores against labels. Fills rec (category, images, the

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference metrics for ddad's C implementation (core/metrics.h).
+"""Reference metrics for ddad's C implementation (core/report/metrics.h).
 
 A plain NumPy transcription of MVTec AD's official AU-PRO (the algorithm of
 its evaluation scripts: 8-connected ground-truth regions over the whole set,

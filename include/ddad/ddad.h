@@ -33,7 +33,7 @@
  * threshold of threshold.json; without that file threshold is NaN and
  * is_anomalous is false (ddad_scorer_has_threshold says which).
  *
- * Normalised scores (core/calib.h): normalized = clamp((score - t) /
+ * Normalised scores (core/report/calib.h): normalized = clamp((score - t) /
  * (max - min) + 0.5, 0, 1) with the image threshold t and the min and max
  * image scores of the calibration images, so 0.5 is the threshold and
  * > 0.5 is anomalous; map_normalized is the same per pixel with the pixel

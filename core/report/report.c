@@ -1,0 +1,356 @@
+/* core/report/report.c - see report.h */
+#include "report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ddad_version.h"
+#include "mapsfile.h"
+#include "metrics.h"
+#include "run.h"
+
+ddad_status_t ddad_report_format_parse(const char *s, ddad_report_format_t *fmt)
+{
+    static const char *names[] = {"table", "csv", "json"};
+    for (int k = 0; k < 3; k++)
+        if (s && !strcmp(s, names[k])) {
+            *fmt = (ddad_report_format_t)k;
+            return DDAD_OK;
+        }
+    return ddad_fail(DDAD_STATUS_USAGE, "unknown report format \"%s\" (use table, csv or json)", s ? s : "(null)");
+}
+
+/* ---- table --------------------------------------------------------------- */
+
+/* The columns shown in percent in the table: offset into the record. */
+static const struct {
+    const char *title;
+    size_t offset;
+} pct_cols[] = {
+    {"I-AUROC", offsetof(ddad_metrics_record_t, image_auroc)},
+    {"P-AUROC", offsetof(ddad_metrics_record_t, pixel_auroc)},
+    {"AU-PRO", offsetof(ddad_metrics_record_t, au_pro)},
+    {"P-F1max", offsetof(ddad_metrics_record_t, pixel_f1_max)},
+    {"I-F1max", offsetof(ddad_metrics_record_t, image_f1_max)},
+};
+#define NPCT (sizeof pct_cols / sizeof pct_cols[0])
+
+static double col(const ddad_metrics_record_t *r, size_t k)
+{
+    return *(const double *)((const char *)r + pct_cols[k].offset);
+}
+
+static void pct_cell(FILE *out, double v)
+{
+    if (isnan(v))
+        fprintf(out, " %8s", "-");
+    else
+        fprintf(out, " %8.1f", 100.0 * v);
+}
+
+static void table_rule(FILE *out, int name_w)
+{
+    for (int k = 0; k < name_w + 8 + 9 * (int)NPCT; k++)
+        fputc('-', out);
+    fputc('\n', out);
+}
+
+static void write_table(FILE *out, const ddad_metrics_record_t *recs, size_t n)
+{
+    int name_w = 8;
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(recs[i].category) > name_w)
+            name_w = (int)strlen(recs[i].category);
+    fprintf(out, "%-*s %6s", name_w, "category", "images");
+    for (size_t k = 0; k < NPCT; k++)
+        fprintf(out, " %8s", pct_cols[k].title);
+    fputc('\n', out);
+    table_rule(out, name_w);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "%-*s %6lld", name_w, recs[i].category, (long long)recs[i].images);
+        for (size_t k = 0; k < NPCT; k++)
+            pct_cell(out, col(&recs[i], k));
+        fputc('\n', out);
+    }
+    if (n > 1) {
+        long long images = 0;
+        for (size_t i = 0; i < n; i++)
+            images += recs[i].images;
+        table_rule(out, name_w);
+        fprintf(out, "%-*s %6lld", name_w, "mean", images);
+        for (size_t k = 0; k < NPCT; k++) {
+            double sum = 0.0;
+            int cnt = 0;
+            for (size_t i = 0; i < n; i++)
+                if (!isnan(col(&recs[i], k)))
+                    sum += col(&recs[i], k), cnt++;
+            pct_cell(out, cnt ? sum / cnt : NAN);
+        }
+        fputc('\n', out);
+    }
+    double limit = n ? recs[0].au_pro_limit : NAN;
+    if (n && !isnan(limit))
+        fprintf(out, "AU-PRO integrated up to FPR %g; values in percent\n", limit);
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].notes[0])
+            fprintf(out, "note: %s: %s\n", recs[i].category, recs[i].notes);
+}
+
+/* ---- CSV and JSON ----------------------------------------------------------- */
+
+static void num_or(FILE *out, double v, const char *missing)
+{
+    if (isnan(v) || isinf(v))
+        fputs(missing, out);
+    else
+        fprintf(out, "%.10g", v);
+}
+
+/* A CSV field: quoted, with doubled quotes. */
+static void csv_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+void ddad_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+void ddad_json_number(FILE *out, double v)
+{
+    if (isfinite(v))
+        fprintf(out, "%.10g", v);
+    else
+        fputs("null", out);
+}
+
+/* The numeric fields in output order (CSV columns and JSON keys). */
+static const struct {
+    const char *name;
+    size_t offset;
+} num_fields[] = {
+    {"image_auroc", offsetof(ddad_metrics_record_t, image_auroc)},
+    {"pixel_auroc", offsetof(ddad_metrics_record_t, pixel_auroc)},
+    {"au_pro", offsetof(ddad_metrics_record_t, au_pro)},
+    {"au_pro_limit", offsetof(ddad_metrics_record_t, au_pro_limit)},
+    {"pixel_f1_max", offsetof(ddad_metrics_record_t, pixel_f1_max)},
+    {"pixel_f1_threshold", offsetof(ddad_metrics_record_t, pixel_f1_threshold)},
+    {"image_f1_max", offsetof(ddad_metrics_record_t, image_f1_max)},
+    {"image_f1_threshold", offsetof(ddad_metrics_record_t, image_f1_threshold)},
+};
+#define NNUM (sizeof num_fields / sizeof num_fields[0])
+
+static double field(const ddad_metrics_record_t *r, size_t k)
+{
+    return *(const double *)((const char *)r + num_fields[k].offset);
+}
+
+static void write_csv(FILE *out, const ddad_metrics_record_t *recs, size_t n)
+{
+    fputs("category,images", out);
+    for (size_t k = 0; k < NNUM; k++)
+        fprintf(out, ",%s", num_fields[k].name);
+    fputs(",notes\n", out);
+    for (size_t i = 0; i < n; i++) {
+        csv_str(out, recs[i].category);
+        fprintf(out, ",%lld", (long long)recs[i].images);
+        for (size_t k = 0; k < NNUM; k++) {
+            fputc(',', out);
+            num_or(out, field(&recs[i], k), "");
+        }
+        fputc(',', out);
+        csv_str(out, recs[i].notes);
+        fputc('\n', out);
+    }
+}
+
+static void write_json(FILE *out, const ddad_metrics_record_t *recs, size_t n)
+{
+    fputs("[\n", out);
+    for (size_t i = 0; i < n; i++) {
+        fputs("  {\"category\": ", out);
+        ddad_json_string(out, recs[i].category);
+        fprintf(out, ", \"images\": %lld", (long long)recs[i].images);
+        for (size_t k = 0; k < NNUM; k++) {
+            fprintf(out, ", \"%s\": ", num_fields[k].name);
+            num_or(out, field(&recs[i], k), "null");
+        }
+        fputs(", \"notes\": ", out);
+        ddad_json_string(out, recs[i].notes);
+        fputs(i + 1 < n ? "},\n" : "}\n", out);
+    }
+    fputs("]\n", out);
+}
+
+ddad_status_t ddad_report_write(FILE *out, const ddad_metrics_record_t *recs, size_t n, ddad_report_format_t fmt)
+{
+    switch (fmt) {
+    case DDAD_REPORT_TABLE: write_table(out, recs, n); break;
+    case DDAD_REPORT_CSV: write_csv(out, recs, n); break;
+    case DDAD_REPORT_JSON: write_json(out, recs, n); break;
+    default: return ddad_fail(DDAD_STATUS_USAGE, "report: unknown format %d", (int)fmt);
+    }
+    if (fflush(out) != 0 || ferror(out))
+        return ddad_fail(DDAD_STATUS_IO, "report: writing the %s failed", fmt == DDAD_REPORT_CSV ? "CSV" : fmt == DDAD_REPORT_JSON ? "JSON" : "table");
+    return DDAD_OK;
+}
+
+/* ---- from a maps file ----------------------------------------------------- */
+
+void ddad_metrics_add_note(ddad_metrics_record_t *rec, const char *note)
+{
+    size_t len = strlen(rec->notes);
+    if (!note || !*note || len + 3 >= sizeof rec->notes)
+        return;
+    snprintf(rec->notes + len, sizeof rec->notes - len, "%s%s", len ? "; " : "", note);
+}
+
+void ddad_metrics_record_init(ddad_metrics_record_t *rec, const char *category, double pro_limit)
+{
+    memset(rec, 0, sizeof *rec);
+    snprintf(rec->category, sizeof rec->category, "%s", category ? category : "");
+    rec->image_auroc = rec->pixel_auroc = rec->au_pro = NAN;
+    rec->pixel_f1_max = rec->pixel_f1_threshold = rec->image_f1_max = rec->image_f1_threshold = NAN;
+    rec->au_pro_limit = pro_limit;
+}
+
+ddad_status_t ddad_metrics_from_mapsfile(const char *path, double pro_limit, ddad_metrics_record_t *rec)
+{
+    ddad_mapsfile_t *f = NULL;
+    float *imax = NULL;
+    ddad_status_t st = DDAD_OK;
+    DDAD_TRY(ddad_mapsfile_open(&f, path));
+    const ddad_mapsfile_info_t *in = ddad_mapsfile_info(f);
+    ddad_metrics_record_init(rec, in->category, pro_limit);
+    rec->images = in->n;
+    if (!(imax = malloc((size_t)in->n * sizeof *imax))) {
+        st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
+        goto fail;
+    }
+    ddad_pixel_source_t src;
+    ddad_pixel_metrics_t pm;
+    ddad_mapsfile_pixel_source(f, &src);
+    DDAD_TRY(ddad_metrics_pixel_eval(&src, DDAD_METRICS_ALL, pro_limit, imax, &pm));
+    rec->pixel_auroc = pm.auroc;
+    rec->au_pro = pm.au_pro;
+    rec->pixel_f1_max = pm.f1_max;
+    rec->pixel_f1_threshold = pm.f1_threshold;
+    ddad_metrics_add_note(rec, pm.note);
+
+    ddad_image_metrics_t im;
+    DDAD_TRY(ddad_metrics_image_eval(in->scores ? in->scores : imax, in->labels, (size_t)in->n, &im));
+    rec->image_auroc = im.auroc;
+    rec->image_f1_max = im.f1_max;
+    rec->image_f1_threshold = im.f1_threshold;
+    ddad_metrics_add_note(rec, im.note);
+    ddad_metrics_add_note(rec, in->scores ? "image scores from /scores" : "image score = max of each map");
+fail:
+    free(imax);
+    ddad_mapsfile_close(f);
+    if (st != DDAD_OK)
+        return ddad_fail_context(st, "evaluating %s", path);
+    return DDAD_OK;
+}
+
+/* ---- metrics.json and report files ------------------------------------- */
+
+typedef struct metrics_json {
+    const ddad_config_t *cfg;
+    const ddad_metrics_record_t *r;
+    const ddad_metrics_provenance_t *x;
+} metrics_json_t;
+
+static ddad_status_t put_metrics_json(FILE *f, void *user)
+{
+    const metrics_json_t *m = user;
+    const ddad_config_t *cfg = m->cfg;
+    const ddad_metrics_record_t *r = m->r;
+    const ddad_metrics_provenance_t *x = m->x;
+    char buf[512];
+    fputs("{\n  \"category\": ", f);
+    ddad_json_string(f, r->category);
+    fprintf(f, ",\n  \"images\": %lld", (long long)r->images);
+    const struct {
+        const char *k;
+        double v;
+    } nums[] = {{"image_auroc", r->image_auroc},       {"pixel_auroc", r->pixel_auroc},
+                {"au_pro", r->au_pro},                 {"au_pro_limit", r->au_pro_limit},
+                {"pixel_f1_max", r->pixel_f1_max},     {"pixel_f1_threshold", r->pixel_f1_threshold},
+                {"image_f1_max", r->image_f1_max},     {"image_f1_threshold", r->image_f1_threshold},
+                {"threshold", x->threshold},           {"seconds_per_image", x->seconds_per_image},
+                {"images_per_s", x->seconds_per_image > 0 ? 1.0 / x->seconds_per_image : NAN}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        fprintf(f, ",\n  \"%s\": ", nums[i].k);
+        ddad_json_number(f, nums[i].v);
+    }
+    fputs(",\n  \"threshold_source\": ", f);
+    ddad_json_string(f, x->threshold_source);
+    fputs(",\n  \"resolution\": ", f);
+    ddad_json_string(f, x->resolution);
+    fprintf(f, ",\n  \"map_size\": [%lld, %lld]", (long long)x->map_h, (long long)x->map_w);
+    fputs(",\n  \"feature_extractor\": ", f);
+    ddad_json_string(f, x->feature_weights);
+    fputs(",\n  \"checkpoint\": ", f);
+    ddad_json_string(f, x->checkpoint);
+    fprintf(f, ",\n  \"step\": %lld", x->step);
+    fputs(",\n  \"score\": {", f);
+    const char *keys[] = {"score.method",       "score.timesteps", "score.alpha",    "score.topk",
+                          "score.image_score",  "score.smooth_sigma", "score.feature_timestep",
+                          "features.score_size", "seed"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        ddad_config_get_text(cfg, keys[i], buf, sizeof buf);
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", keys[i]);
+        ddad_json_string(f, buf);
+    }
+    fputs("}", f);
+    fprintf(f, ",\n  \"ddad_version\": \"%s\", \"git_revision\": \"%s\"", DDAD_VERSION, DDAD_GIT_REVISION);
+    fputs(",\n  \"notes\": ", f);
+    ddad_json_string(f, x->notes);
+    fputs("\n}\n", f);
+    return ferror(f) ? ddad_fail(DDAD_STATUS_IO, "metrics.json: write failed") : DDAD_OK;
+}
+
+ddad_status_t ddad_report_write_metrics_json(const char *path, const struct ddad_config *cfg,
+                                             const ddad_metrics_record_t *rec, const ddad_metrics_provenance_t *x)
+{
+    metrics_json_t m = {cfg, rec, x};
+    return ddad_run_write_atomic(path, put_metrics_json, &m);
+}
+
+typedef struct report_file {
+    const ddad_metrics_record_t *recs;
+    size_t n;
+    ddad_report_format_t fmt;
+} report_file_t;
+
+static ddad_status_t put_report(FILE *f, void *user)
+{
+    const report_file_t *r = user;
+    return ddad_report_write(f, r->recs, r->n, r->fmt);
+}
+
+ddad_status_t ddad_report_write_file(const char *path, const ddad_metrics_record_t *recs, size_t n,
+                                     ddad_report_format_t fmt)
+{
+    report_file_t r = {recs, n, fmt};
+    return ddad_run_write_atomic(path, put_report, &r);
+}
