@@ -185,6 +185,75 @@ static double max_abs_diff_tensors(const ddad_tensor_t *a, const ddad_tensor_t *
     return v;
 }
 
+/* Median over channels of each channel's std, for channels [c0, c1) of
+ * features (N, 272, fs, fs). */
+static double median_channel_std(const ddad_tensor_t *f, int c0, int c1)
+{
+    int64_t sh[4];
+    ddad_tensor_shape(f, sh, 4);
+    const size_t n = (size_t)(sh[0] * sh[1] * sh[2] * sh[3]), hw = (size_t)(sh[2] * sh[3]);
+    float *v = malloc(n * sizeof *v);
+    double stds[272];
+    int k = 0;
+    if (!v || ddad_to_buffer(f, v, n * sizeof *v, DDAD_DTYPE_F32) != DDAD_OK) {
+        free(v);
+        return NAN;
+    }
+    for (int c = c0; c < c1; c++, k++) {
+        double s = 0, s2 = 0, m = 0;
+        for (int64_t i = 0; i < sh[0]; i++)
+            for (size_t q = 0; q < hw; q++) {
+                double x = v[((size_t)i * (size_t)sh[1] + (size_t)c) * hw + q];
+                s += x;
+                s2 += x * x;
+                m++;
+            }
+        double var = s2 / m - (s / m) * (s / m);
+        stds[k] = sqrt(var > 0 ? var : 0);
+    }
+    free(v);
+    for (int i = 1; i < k; i++) /* insertion sort: 272 at most */
+        for (int j = i; j > 0 && stds[j] < stds[j - 1]; j--) {
+            double t = stds[j];
+            stds[j] = stds[j - 1];
+            stds[j - 1] = t;
+        }
+    return stds[k / 2];
+}
+
+/* features.random_init variance_preserving: labelled, and the deepest tap
+ * keeps a usable scale where PyTorch's defaults shrink it to ~1e-8. */
+static void test_variance_preserving_init(void)
+{
+    ddad_effnet_t a, b;
+    ddad_effnet_options_t opt = ddad_effnet_default_options();
+    opt.seed = 3;
+    CU_ASSERT_EQUAL_FATAL(ddad_effnet_init(&a, &opt), DDAD_OK);
+    opt.variance_preserving = true;
+    CU_ASSERT_EQUAL_FATAL(ddad_effnet_init(&b, &opt), DDAD_OK);
+    CU_ASSERT_PTR_NULL(strstr(a.source, "variance-preserving"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(b.source, "variance-preserving"));
+    ddad_generator_t *g = NULL;
+    ddad_tensor_t *x = NULL, *fa = NULL, *fb = NULL;
+    int64_t shape[4] = {2, 3, 64, 64};
+    CU_ASSERT_EQUAL_FATAL(ddad_generator_create(&g, 9, DDAD_CPU), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_rand(&x, shape, 4, DDAD_DTYPE_F32, DDAD_CPU, g), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_effnet_features(&a, x, 4, &fa), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_effnet_features(&b, x, 4, &fb), DDAD_OK);
+    /* the last 160 channels are the deepest tap (block 21) */
+    double deep_torch = median_channel_std(fa, 112, 272), deep_vp = median_channel_std(fb, 112, 272);
+    double first_vp = median_channel_std(fb, 0, 24);
+    CU_ASSERT(deep_torch < 1e-4);
+    CU_ASSERT(deep_vp > 1e3 * deep_torch);
+    CU_ASSERT(deep_vp > 1e-3 * first_vp); /* within three decades of the first tap */
+    ddad_tensor_free(x);
+    ddad_tensor_free(fa);
+    ddad_tensor_free(fb);
+    ddad_generator_free(g);
+    ddad_effnet_free(&a);
+    ddad_effnet_free(&b);
+}
+
 /* Without a file: flagged, seeded (same seed, same network), finite. */
 static void test_random_init(void)
 {
@@ -246,6 +315,7 @@ int main(void)
         {"taps and 272-channel map match the authors' code", test_fixture_taps},
         {"weights: required names checked, extra names ignored", test_loading_rules},
         {"random initialisation: flagged, seeded, finite", test_random_init},
+        {"variance-preserving random initialisation", test_variance_preserving_init},
         {0},
     };
     return ddad_test_main("nn_effnet", tests);

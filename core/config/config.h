@@ -72,6 +72,11 @@ extern "C" {
 
 typedef enum ddad_schedule { DDAD_SCHEDULE_LINEAR = 0, DDAD_SCHEDULE_COSINE } ddad_schedule_t;
 typedef enum ddad_backbone { DDAD_BACKBONE_EFFICIENTNET_B4 = 0 } ddad_backbone_t;
+/* How a backbone without a weights file is initialised (features.random_init). */
+typedef enum ddad_random_init {
+    DDAD_RANDOM_INIT_TORCH = 0,           /* PyTorch's defaults: U(+-1/sqrt(fan_in))       */
+    DDAD_RANDOM_INIT_VARIANCE_PRESERVING  /* He bounds: activations keep their scale       */
+} ddad_random_init_t;
 typedef enum ddad_lr_decay { DDAD_LR_DECAY_LINEAR = 0, DDAD_LR_DECAY_CONSTANT } ddad_lr_decay_t;
 typedef enum ddad_precision {
     DDAD_PRECISION_FP32 = 0,
@@ -152,6 +157,7 @@ typedef struct ddad_config_features {
     int score_size;             /* feat_size at test time                    */
     int input_size;             /* backbone input side; 0 = the image's      */
     bool standardize;           /* per-channel training statistics           */
+    ddad_random_init_t random_init; /* weights when features.weights is ""  */
 } ddad_config_features_t;
 
 typedef struct ddad_config_train {

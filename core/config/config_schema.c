@@ -49,6 +49,7 @@ const char *const *ddad_category_list(ddad_data_format_t format, size_t *n)
 static const char *const k_formats[] = {"mvtec", "visa", "btad", "folder", NULL};
 static const char *const k_schedules[] = {"linear", "cosine", NULL};
 static const char *const k_backbones[] = {"efficientnet-b4", NULL};
+static const char *const k_random_inits[] = {"torch", "variance_preserving", NULL};
 static const char *const k_lr_decays[] = {"linear", "constant", NULL};
 static const char *const k_precisions[] = {"fp32", "fp16", "bf16", NULL};
 static const char *const k_image_scores[] = {"topk_mean", "max", NULL};
@@ -218,6 +219,10 @@ static const ddad_config_key_t k_schema[] = {
            "Standardise each of the 272 feature channels by its mean and std over the training images "
            "(computed when training starts, stored in the checkpoint), so that every tap weighs in the feature "
            "error; the authors' method compares raw features."),
+    K_ENUM("features.random_init", features.random_init, "torch", k_random_inits,
+           "Initialisation of a backbone without weights: torch (PyTorch's defaults, under which the deep "
+           "channels shrink to ~1e-8) or variance_preserving (He bounds, so every tap keeps its scale); "
+           "named in every output's feature-extractor label."),
 
     K_INT("train.iterations", train.iterations, "10000", 1, IMAX, "Optimizer steps."),
     K_INT("train.batch_size", train.batch_size, "2", 1, 4096, "Images per step."),

@@ -146,31 +146,44 @@ static ddad_status_t build(ddad_effnet_t *net)
     return DDAD_OK;
 }
 
+/* A convolution's weights, U(+-gain/sqrt(fan_in)). */
+static ddad_status_t init_conv(ddad_tensor_t *w, int64_t fan_in, double gain, ddad_generator_t *gen)
+{
+    double bound = gain / sqrt((double)fan_in);
+    return ddad_uniform_(w, -bound, bound, gen);
+}
+
 /* PyTorch's defaults for nn.Conv2d (weight and bias U(+-1/sqrt(fan_in))) and
  * nn.BatchNorm2d (identity), which is what the reference gets before any
- * weights are loaded. */
-static ddad_status_t init_random(ddad_effnet_t *net, uint64_t seed)
+ * weights are loaded. With variance_preserving, the convolutions that feed
+ * SiLU (stem, expand, depthwise) get He bounds sqrt(6/fan_in) (variance
+ * 2/fan_in) and the linear projections sqrt(3/fan_in) (variance 1/fan_in),
+ * so the activations keep their scale through the 32 blocks instead of
+ * shrinking by about 3x per convolution; the squeeze-excitation layers keep
+ * PyTorch's bounds (their sigmoid gate stays near 0.5). */
+static ddad_status_t init_random(ddad_effnet_t *net, uint64_t seed, bool variance_preserving)
 {
+    const double act_gain = variance_preserving ? sqrt(6.0) : 1.0, lin_gain = variance_preserving ? sqrt(3.0) : 1.0;
     ddad_generator_t *gen = NULL;
     ddad_status_t st = ddad_generator_create(&gen, seed, net->params.device);
     if (st != DDAD_OK)
         return st;
-    DDAD_TRY(ddad_params_init_uniform(net->stem_w, 3 * 3 * 3, gen));
+    DDAD_TRY(init_conv(net->stem_w, 3 * 3 * 3, act_gain, gen));
     DDAD_TRY(init_bn_identity(&net->bn0));
     for (int i = 0; i < DDAD_EFFNET_NUM_BLOCKS; i++) {
         const ddad_effnet_block_t *b = &net->blocks[i];
         int64_t mid = (int64_t)b->in_ch * b->expand;
         if (b->expand_w) {
-            DDAD_TRY(ddad_params_init_uniform(b->expand_w, b->in_ch, gen));
+            DDAD_TRY(init_conv(b->expand_w, b->in_ch, act_gain, gen));
             DDAD_TRY(init_bn_identity(&b->bn0));
         }
-        DDAD_TRY(ddad_params_init_uniform(b->depthwise_w, (int64_t)b->kernel * b->kernel, gen));
+        DDAD_TRY(init_conv(b->depthwise_w, (int64_t)b->kernel * b->kernel, act_gain, gen));
         DDAD_TRY(init_bn_identity(&b->bn1));
         DDAD_TRY(ddad_params_init_uniform(b->se_reduce_w, mid, gen));
         DDAD_TRY(ddad_params_init_uniform(b->se_reduce_b, mid, gen));
         DDAD_TRY(ddad_params_init_uniform(b->se_expand_w, b->se_ch, gen));
         DDAD_TRY(ddad_params_init_uniform(b->se_expand_b, b->se_ch, gen));
-        DDAD_TRY(ddad_params_init_uniform(b->project_w, mid, gen));
+        DDAD_TRY(init_conv(b->project_w, mid, lin_gain, gen));
         DDAD_TRY(init_bn_identity(&b->bn2));
     }
 fail:
@@ -202,13 +215,14 @@ ddad_status_t ddad_effnet_init(ddad_effnet_t *net, const ddad_effnet_options_t *
         if (st != DDAD_OK)
             goto fail;
     } else {
-        st = init_random(net, opt->seed);
+        st = init_random(net, opt->seed, opt->variance_preserving);
         if (st != DDAD_OK) {
             ddad_fail_context(st, "initialising EfficientNet-B4 randomly");
             goto fail;
         }
         net->random_weights = true;
-        snprintf(net->source, sizeof net->source, "random (seed %llu)", (unsigned long long)opt->seed);
+        snprintf(net->source, sizeof net->source, "random (seed %llu%s)", (unsigned long long)opt->seed,
+                 opt->variance_preserving ? ", variance-preserving init" : "");
         ddad_log(DDAD_LOG_WARN, "EfficientNet-B4: no weights file given, using random weights (seed %llu); "
                  "feature losses and scores are not those of the ImageNet network",
                  (unsigned long long)opt->seed);

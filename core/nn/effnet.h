@@ -88,6 +88,7 @@ typedef struct ddad_effnet_options {
     const char *weights_path;   /* HDF5 file, or NULL for random weights        */
     const char *weights_group;  /* group inside it ("weights")                   */
     uint64_t seed;              /* random initialisation when no file (0)        */
+    bool variance_preserving;   /* He bounds instead of PyTorch's defaults       */
 } ddad_effnet_options_t;
 
 typedef struct ddad_effnet {

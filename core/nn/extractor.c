@@ -11,6 +11,7 @@ ddad_status_t ddad_extractor_options(ddad_effnet_options_t *opt, const ddad_conf
         return ddad_fail_context(DDAD_STATUS_DEVICE, "device");
     opt->weights_path = cfg->features.weights[0] ? cfg->features.weights : NULL;
     opt->seed = (uint64_t)cfg->seed;
+    opt->variance_preserving = cfg->features.random_init == DDAD_RANDOM_INIT_VARIANCE_PRESERVING;
     return DDAD_OK;
 }
 

@@ -56,7 +56,7 @@ DDAD_API const char *ddad_last_error(void);
  * write: return ddad_fail(DDAD_STATUS_DATA, "%s: not a PNG file", path); */
 ddad_status_t ddad_fail(ddad_status_t st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-ddad_status_t ddad_vfail(ddad_status_t st, const char *fmt, va_list ap);
+ddad_status_t ddad_vfail(ddad_status_t st, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Prefixes the current message with more context ("loading x.h5: <old>"),
  * keeps st. */
