@@ -383,6 +383,12 @@ static ddad_status_t calibrate(category_t *k)
     return DDAD_OK;
 }
 
+/* The feature extractor's weights as the outputs name them. */
+static const char *feature_weights(const eval_ctx_t *c)
+{
+    return c->cfg.score.method == DDAD_SCORE_METHOD_RGB ? "none (score.method rgb)" : c->model.effnet.source;
+}
+
 /* Writes the maps file's provenance attributes. */
 static ddad_status_t maps_provenance(category_t *k)
 {
@@ -390,10 +396,8 @@ static ddad_status_t maps_provenance(category_t *k)
     attr_ctx_t ac = {.wr = k->p.wr, .st = DDAD_OK};
     if (ddad_config_foreach(&c->cfg, put_attr, &ac) != 0)
         return ac.st;
-    const bool rgb = c->cfg.score.method == DDAD_SCORE_METHOD_RGB;
     DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "checkpoint", c->checkpoint));
-    DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "feature_weights",
-                                           rgb ? "none (score.method rgb)" : c->model.effnet.source));
+    DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "feature_weights", feature_weights(c)));
     DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "git_revision", DDAD_GIT_REVISION));
     DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "torch_version", ddad_torch_version()));
     DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "kl_maps", "mean over RGB of the KL map in bits, standardised "
@@ -563,8 +567,7 @@ static ddad_status_t write_outputs(category_t *k, const ddad_metrics_record_t *r
     char path[DDAD_CONFIG_PATH_MAX + 256];
     ddad_metrics_provenance_t x = {.resolution = p->original ? "original" : "model", .map_h = p->oh, .map_w = p->ow,
                          .threshold = k->mask_threshold, .threshold_source = k->mask_threshold_source,
-                         .feature_weights = cfg->score.method == DDAD_SCORE_METHOD_RGB ? "none (score.method rgb)"
-                                                                                        : c->model.effnet.source,
+                         .feature_weights = feature_weights(c),
                          .seconds_per_image = k->seconds_per_image, .checkpoint = c->checkpoint, .step = c->step,
                          .notes = k->notes};
     DDAD_TRY_RETURN(ddad_run_path(path, sizeof path, c->run_dir, k->dir_name, DDAD_RUN_METRICS_JSON));
