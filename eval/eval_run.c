@@ -53,7 +53,7 @@ ddad_status_t eval_ctx_open(eval_ctx_t *c, const ddad_config_t *cfg, const eval_
         goto fail;
     }
     DDAD_TRY(ddad_runtime_setup(cfg));
-    unsigned flags = DDAD_MODEL_WITH_EMA | DDAD_MODEL_NO_INIT;
+    unsigned flags = DDAD_MODEL_SCORING_ONLY | DDAD_MODEL_NO_INIT;
     if (cfg->score.method == DDAD_SCORE_METHOD_DDAD)
         flags |= DDAD_MODEL_WITH_FEATURES;
     DDAD_TRY(ddad_model_create(&c->model, cfg, flags));

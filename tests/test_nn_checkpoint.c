@@ -132,6 +132,27 @@ static void test_round_trip(void)
     CU_ASSERT_EQUAL(cfg3.model.channels, cfg.model.channels);
     CU_ASSERT_EQUAL(cfg3.data.image_size, 32);
 
+    /* a scoring-only model holds the EMA weights alone: they load exactly,
+     * and it refuses to resume training or to be saved */
+    ddad_model_t sc;
+    CU_ASSERT_FATAL(ddad_model_create(&sc, &cfg2, DDAD_MODEL_SCORING_ONLY | DDAD_MODEL_NO_INIT) == DDAD_OK);
+    CU_ASSERT(!sc.has_weights && sc.has_ema);
+    CU_ASSERT_EQUAL(sc.params.n, 0);
+    CU_ASSERT_EQUAL(sc.ema_params.n, a.ema_params.n);
+    CU_ASSERT_EQUAL(ddad_params_numel(&sc.ema_params, false), ddad_params_numel(&a.ema_params, false));
+    CU_ASSERT_EQUAL_FATAL(ddad_checkpoint_load(path, &sc, NULL, NULL, NULL), DDAD_OK);
+    size_t bad_ema = 0;
+    for (size_t i = 0; i < a.ema_params.n; i++)
+        bad_ema += !tensors_equal(a.ema_params.items[i].tensor, sc.ema_params.items[i].tensor);
+    CU_ASSERT_EQUAL(bad_ema, 0);
+    CU_ASSERT_EQUAL(ddad_checkpoint_load(path, &sc, ob, NULL, NULL), DDAD_STATUS_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "scoring"));
+    char sc_path[4300];
+    snprintf(sc_path, sizeof sc_path, "%s/checkpoints/step_0000099.h5", dir);
+    CU_ASSERT_EQUAL(ddad_checkpoint_save(sc_path, &sc, NULL, NULL, &s), DDAD_STATUS_USAGE);
+    CU_ASSERT(access(sc_path, F_OK) != 0);
+    ddad_model_free(&sc);
+
     /* truncated: a clear error naming the file, the model is not half-loaded silently */
     char trunc[4300];
     snprintf(trunc, sizeof trunc, "%s/checkpoints/step_0000038.h5", dir);

@@ -125,6 +125,9 @@ static ddad_status_t write_all(ddad_h5_t *f, const ddad_model_t *m, ddad_adamw_t
 ddad_status_t ddad_checkpoint_save(const char *path, const ddad_model_t *m, ddad_adamw_t *opt,
                                    ddad_generator_t *noise_gen, const ddad_checkpoint_state_t *state)
 {
+    if (!m->has_weights)
+        return ddad_fail(DDAD_STATUS_USAGE, "writing checkpoint %s: the model was built for scoring only "
+                         "(DDAD_MODEL_SCORING_ONLY holds no training weights)", path);
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.partial", path) >= sizeof tmp)
         return ddad_fail(DDAD_STATUS_IO, "checkpoint path too long: %s", path);
@@ -201,7 +204,11 @@ ddad_status_t ddad_checkpoint_load(const char *path, ddad_model_t *m, ddad_adamw
     ddad_status_t st = open_checked(&f, path);
     if (st != DDAD_OK)
         return st;
-    st = ddad_params_load_h5(&m->params, f, "weights", DDAD_PARAMS_STRICT, NULL);
+    if (opt && !m->has_weights)
+        st = ddad_fail(DDAD_STATUS_USAGE, "%s: resuming training needs a model with training weights "
+                       "(this one was built for scoring only)", path);
+    else if (m->has_weights)
+        st = ddad_params_load_h5(&m->params, f, "weights", DDAD_PARAMS_STRICT, NULL);
     if (st == DDAD_OK && m->has_ema)
         st = ddad_params_load_h5(&m->ema_params, f, "ema", DDAD_PARAMS_STRICT, NULL);
     if (st == DDAD_OK && m->has_features)

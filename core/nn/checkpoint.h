@@ -17,6 +17,9 @@
  *     ddad_checkpoint_save("runs/.../checkpoints/step_0001000.h5", &model, opt, gen, &s);
  *     ddad_checkpoint_load(path, &model, opt, gen, &s);   // opt, gen may be NULL
  *
+ * A model built with DDAD_MODEL_SCORING_ONLY loads /ema alone (plus the
+ * feature statistics); it cannot be saved or resume training.
+ *
  * Ownership: nothing returned needs freeing except through the arguments.
  */
 #ifndef DDAD_NN_CHECKPOINT_H

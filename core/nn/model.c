@@ -70,21 +70,21 @@ void ddad_model_free(ddad_model_t *m)
     memset(m, 0, sizeof *m);
 }
 
-static ddad_status_t load_init_weights(ddad_model_t *m, const char *path)
+static ddad_status_t load_init_weights(ddad_model_t *m, ddad_params_t *into, const char *path)
 {
     ddad_h5_t *f = NULL;
     ddad_status_t st = ddad_h5_open(&f, path, DDAD_H5_READ);
     if (st != DDAD_OK)
         return ddad_fail_context(st, "model.init");
     size_t loaded = 0;
-    st = ddad_params_load_h5(&m->params, f, "weights", DDAD_PARAMS_PARTIAL, &loaded);
+    st = ddad_params_load_h5(into, f, "weights", DDAD_PARAMS_PARTIAL, &loaded);
     ddad_h5_close(f);
     if (st != DDAD_OK)
         return ddad_fail_context(st, "model.init");
     if (loaded == 0)
         return ddad_fail(DDAD_STATUS_DATA, "model.init: %s holds none of this model's parameters under 'weights/' "
                          "(import it with ddad-import --kind adm256)", path);
-    ddad_log(DDAD_LOG_INFO, "model.init: %zu of %zu tensors loaded from %s", loaded, m->params.n, path);
+    ddad_log(DDAD_LOG_INFO, "model.init: %zu of %zu tensors loaded from %s", loaded, into->n, path);
     m->init_from_weights = true;
     return DDAD_OK;
 }
@@ -103,18 +103,29 @@ ddad_status_t ddad_model_create(ddad_model_t *m, const ddad_config_t *cfg, unsig
         return st;
     m->unet_opt.skip_random_init = (flags & DDAD_MODEL_NO_INIT) != 0;
 
-    ddad_params_init(&m->params, m->device);
-    st = ddad_unet_init(&m->unet, &m->unet_opt, &m->params);
-    if (st == DDAD_OK && cfg->model.init[0] && !(flags & DDAD_MODEL_NO_INIT))
-        st = load_init_weights(m, cfg->model.init);
-    if (st == DDAD_OK && (flags & DDAD_MODEL_WITH_EMA)) {
-        ddad_unet_options_t eo = m->unet_opt;
-        eo.skip_random_init = true;
+    if (flags & DDAD_MODEL_SCORING_ONLY) {
+        /* one registry: the EMA weights, initialised like the training ones */
+        ddad_params_init(&m->params, m->device);
         ddad_params_init(&m->ema_params, m->device);
         m->has_ema = true;
-        st = ddad_unet_init(&m->ema, &eo, &m->ema_params);
-        if (st == DDAD_OK)
-            st = ddad_params_copy(&m->ema_params, &m->params);
+        st = ddad_unet_init(&m->ema, &m->unet_opt, &m->ema_params);
+        if (st == DDAD_OK && cfg->model.init[0] && !(flags & DDAD_MODEL_NO_INIT))
+            st = load_init_weights(m, &m->ema_params, cfg->model.init);
+    } else {
+        m->has_weights = true;
+        ddad_params_init(&m->params, m->device);
+        st = ddad_unet_init(&m->unet, &m->unet_opt, &m->params);
+        if (st == DDAD_OK && cfg->model.init[0] && !(flags & DDAD_MODEL_NO_INIT))
+            st = load_init_weights(m, &m->params, cfg->model.init);
+        if (st == DDAD_OK && (flags & DDAD_MODEL_WITH_EMA)) {
+            ddad_unet_options_t eo = m->unet_opt;
+            eo.skip_random_init = true;
+            ddad_params_init(&m->ema_params, m->device);
+            m->has_ema = true;
+            st = ddad_unet_init(&m->ema, &eo, &m->ema_params);
+            if (st == DDAD_OK)
+                st = ddad_params_copy(&m->ema_params, &m->params);
+        }
     }
     ddad_beta_schedule_t sched =
         cfg->diffusion.schedule == DDAD_SCHEDULE_COSINE ? DDAD_BETA_SCHEDULE_COSINE : DDAD_BETA_SCHEDULE_LINEAR;

@@ -30,14 +30,20 @@ extern "C" {
 enum {
     DDAD_MODEL_WITH_EMA = 1 << 0,      /* a second registry for the EMA weights        */
     DDAD_MODEL_WITH_FEATURES = 1 << 1, /* the frozen EfficientNet-B4                    */
-    DDAD_MODEL_NO_INIT = 1 << 2        /* leave zeros (a checkpoint is loaded next)     */
+    DDAD_MODEL_NO_INIT = 1 << 2,       /* leave zeros (a checkpoint is loaded next)     */
+    /* Scoring only: the EMA registry alone (no training weights), so a
+     * scoring process holds one copy of the UNet instead of two; with
+     * DDAD_MODEL_WITH_EMA implied. The random init (or model.init) goes to
+     * the EMA weights; checkpoints load /ema only; not for training. */
+    DDAD_MODEL_SCORING_ONLY = 1 << 3
 };
 
 typedef struct ddad_model {
     ddad_config_t cfg;               /* resolved config (copy)                        */
     ddad_device_t device;
     ddad_unet_options_t unet_opt;
-    ddad_params_t params;            /* training weights (owned)                      */
+    bool has_weights;                /* false with DDAD_MODEL_SCORING_ONLY            */
+    ddad_params_t params;            /* training weights (owned; empty if !has_weights) */
     ddad_unet_t unet;                /* bound to params                               */
     bool has_ema;
     ddad_params_t ema_params;        /* EMA weights, same names (owned)               */

@@ -134,7 +134,7 @@ ddad_status_t ddad_scorer_open_with(ddad_scorer_t **out, const char *path, const
         snprintf(cfg.device, sizeof cfg.device, "%s", device);
     }
     DDAD_TRY(ddad_runtime_setup(&cfg));
-    unsigned flags = DDAD_MODEL_WITH_EMA | DDAD_MODEL_NO_INIT;
+    unsigned flags = DDAD_MODEL_SCORING_ONLY | DDAD_MODEL_NO_INIT;
     if (cfg.score.method == DDAD_SCORE_METHOD_DDAD)
         flags |= DDAD_MODEL_WITH_FEATURES;
     DDAD_TRY(ddad_model_create(&s->model, &cfg, flags));

@@ -8,7 +8,8 @@
  * forward for the feature head); BATCH = score.batch_size, (image, t) pairs
  * per UNet call; DEV cpu (default), cuda or cuda:N (the config's `device`).
  * Prints "key value" lines: device, params, unet_calls, ms_per_image,
- * images_per_s, peak_rss_mb (whole process, model included). One untimed
+ * images_per_s, peak_rss_mb (whole process, model included), model_peak_rss_mb
+ * (the peak before the first image: model creation alone). One untimed
  * image first (warm-up). The maps come back to the host at the end of every
  * ddad_score_images call, so on CUDA each timed call includes its kernels.
  */
@@ -48,10 +49,12 @@ int main(int argc, char **argv)
     ddad_config_t cfg;
     ddad_model_t m;
     if (ddad_config_load(&cfg, argv[1], sets, 4) != DDAD_OK || ddad_runtime_setup(&cfg) != DDAD_OK ||
-        ddad_model_create(&m, &cfg, DDAD_MODEL_WITH_EMA | DDAD_MODEL_WITH_FEATURES) != DDAD_OK) {
+        ddad_model_create(&m, &cfg, DDAD_MODEL_SCORING_ONLY | DDAD_MODEL_WITH_FEATURES) != DDAD_OK) {
         fprintf(stderr, "bench_score: %s\n", ddad_last_error());
         return 1;
     }
+    struct rusage ru_model;
+    getrusage(RUSAGE_SELF, &ru_model); /* peak so far: model creation alone */
     const int n = atoi(argv[2]), S = cfg.data.image_size, T = (int)cfg.score.timesteps.n;
     int B = cfg.score.batch_size / T;
     if (B < 1)
@@ -84,9 +87,9 @@ int main(int argc, char **argv)
     double dt = now_s() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("device %s\nparams %lld\nunet_calls %lld\nms_per_image %.3f\nimages_per_s %.4f\npeak_rss_mb %.1f\n",
-           device, (long long)ddad_params_numel(&m.params, false), (long long)calls, 1000.0 * dt / n, n / dt,
-           ru.ru_maxrss / 1024.0);
+    printf("device %s\nparams %lld\nunet_calls %lld\nms_per_image %.3f\nimages_per_s %.4f\npeak_rss_mb %.1f\nmodel_peak_rss_mb %.1f\n",
+           device, (long long)ddad_params_numel(&m.ema_params, false), (long long)calls, 1000.0 * dt / n, n / dt,
+           ru.ru_maxrss / 1024.0, ru_model.ru_maxrss / 1024.0);
     free(x);
     ddad_model_free(&m);
     return 0;
