@@ -8,7 +8,7 @@
 
 #include "image.h"
 #include "mapsfile.h"
-#include "nn/score.h"
+#include "anomaly_map.h"
 #include "run.h"
 #include "tiff.h"
 

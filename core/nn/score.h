@@ -83,6 +83,7 @@
 
 #include "config.h"
 #include "loader.h"
+#include "anomaly_map.h"
 #include "model.h"
 
 #ifdef __cplusplus
@@ -115,25 +116,6 @@ uint64_t ddad_score_noise_seed_draw(uint64_t seed, int64_t image_id, int64_t t, 
 ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, const int64_t *class_ids,
                                 const int64_t *image_ids, int64_t n, ddad_score_maps_t *out);
 void ddad_score_maps_free(ddad_score_maps_t *r);
-
-/* ---- host-side steps (also used to redo the alpha sweep from a maps file) ---- */
-
-/* pixel/feat/map (H*W each) of one image from its kl_steps (T, H, W) and
- * feat_steps (T, H, W) (NULL: map = pixel, feat untouched and may be NULL). */
-void ddad_score_combine(const float *kl_steps, const float *feat_steps, int64_t n_t, int64_t hw, double alpha,
-                        float *pixel, float *feat, float *map);
-
-/* In-place separable Gaussian blur of map (H, W); kernel 0 = 2 ceil(4 sigma) + 1
- * (odd, clamped so the reflect padding fits); sigma <= 0 does nothing. */
-ddad_status_t ddad_score_smooth(float *map, int64_t h, int64_t w, double sigma, int kernel);
-
-/* Image score of a map of hw values: mean of the k largest (topk_mean, k
- * clamped to hw) or the max. */
-float ddad_score_image(const float *map, int64_t hw, ddad_image_score_t how, int k);
-
-/* Bilinear resize (torch's interpolate, align_corners false, no antialias)
- * of in (h, w) to out (oh, ow). */
-void ddad_score_resize_bilinear(const float *in, int64_t h, int64_t w, float *out, int64_t oh, int64_t ow);
 
 /* ---- a whole split ------------------------------------------------------------ */
 
