@@ -1,6 +1,8 @@
 /* core/runtime.c - see runtime.h */
 #include "runtime.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,4 +53,35 @@ void ddad_runtime_reexec(char **argv)
     execv("/proc/self/exe", argv);
     /* exec failed: go on with the default policy (the variable stays set,
      * harmlessly, for child processes) */
+}
+
+bool ddad_runtime_model_path(char *buf, size_t cap)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return false;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    int w = snprintf(buf, cap, "%s/../libexec/ddad/%s", self, slash + 1);
+    return w > 0 && (size_t)w < cap;
+}
+
+int ddad_runtime_exec_model(char **argv)
+{
+    const char *prog = argv && argv[0] ? argv[0] : "ddad";
+    char path[4200];
+    if (!ddad_runtime_model_path(path, sizeof path)) {
+        fprintf(stderr, "%s: error: cannot locate this program (/proc/self/exe) to start its model side\n", prog);
+        return 1;
+    }
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    execv(path, argv);
+    int err = errno;
+    fprintf(stderr, "%s: error: cannot start the model side %s: %s (an incomplete build or installation: "
+            "build the whole project, or install it again)\n", prog, path, strerror(err));
+    return 1;
 }

@@ -17,14 +17,41 @@
  * variable is still unset), falls back to setting it and re-executing.
  *
  *     int main(int argc, char **argv) { ddad_runtime_reexec(argv); ... }
+ *
+ * Programs in two parts. libtorch takes about a second to load (289 shared
+ * libraries and their static initialisers), which --help, --version,
+ * --print-config and the metrics-only paths of ddad-eval do not need. Such a
+ * program is built twice from the same main(): the front end (bin/, built
+ * with DDAD_FRONT_END, linked without libtorch) answers those paths itself
+ * and hands everything else to its model side (libexec/ddad/<same name>,
+ * the whole program) with ddad_runtime_exec_model, which replaces the
+ * process: one process start, arguments and environment unchanged, the
+ * wait policy already set for the model side's libgomp.
+ *
+ *     #ifdef DDAD_FRONT_END
+ *         return ddad_runtime_exec_model(argv);
+ *     #else
+ *         return train(&args, &cfg);
+ *     #endif
  */
 #ifndef DDAD_RUNTIME_H
 #define DDAD_RUNTIME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Returns only when no re-execution was needed or possible. */
 void ddad_runtime_reexec(char **argv);
+
+/* Replaces the process with the model side of this program,
+ * <directory of this executable>/../libexec/ddad/<its name>, with the same
+ * argv (OMP_WAIT_POLICY=PASSIVE set unless the user set it). Returns only
+ * on failure, after saying so on stderr: the exit code to return (1). */
+int ddad_runtime_exec_model(char **argv);
+
+/* The model side's path for this executable into buf (cap bytes); false
+ * when /proc/self/exe cannot be read or the path does not fit. */
+bool ddad_runtime_model_path(char *buf, size_t cap);
 
 /* True when the wait policy was set by the early hook of this process
  * (for tests). */

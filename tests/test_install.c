@@ -36,13 +36,21 @@ static void test_install_and_example(void)
     const char *files[] = {"include/ddad/ddad.h", "include/ddad/status.h", "include/ddad/export.h",
                            "lib/libddad.so", "lib/libddad.a", "lib/cmake/ddad/ddadConfig.cmake",
                            "lib/cmake/ddad/ddadTargets.cmake", "lib/pkgconfig/ddad.pc", "bin/ddad-predict",
-                           "bin/ddad-train", "bin/ddad-eval", "share/ddad/python/ddad.py"};
+                           "bin/ddad-train", "bin/ddad-eval", "bin/ddad-vis", "libexec/ddad/ddad-eval",
+                           "libexec/ddad/ddad-train", "libexec/ddad/ddad-predict", "libexec/ddad/ddad-vis",
+                           "share/ddad/python/ddad.py"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         rc = ddad_test_system("test -e '%s/root/opt/ddad/%s'", dir, files[i]);
         if (rc != 0)
             fprintf(stderr, "\n  not installed: %s", files[i]);
         CU_ASSERT_EQUAL(rc, 0);
     }
+    /* an installed front end starts its installed model side: the model
+     * side's "no trained run" (4), not the front end's "cannot start" (1) */
+    rc = ddad_test_system("'%s/root/opt/ddad/bin/ddad-eval' '%s/root/opt/ddad/share/ddad/configs/demo.yaml' "
+                          "--set run.dir='%s/runs' 2> '%s/eval.err'; test $? -eq 4 && "
+                          "grep -q 'no trained run' '%s/eval.err'", dir, dir, dir, dir, dir);
+    CU_ASSERT_EQUAL(rc, 0);
     /* the example against the package: configure, build, run. A run that
      * does not exist: the library's message and exit code 5 (I/O) prove it
      * was loaded and called. */

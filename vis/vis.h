@@ -78,6 +78,11 @@ typedef struct recon_progress {
 
 /* vis_args.c: DDAD_CLI_CONTINUE, or the exit code to return now. */
 int vis_parse_args(int argc, char **argv, vis_args_t *a);
+/* vis_args.c: "ddad-vis: <what>: <last error>"; returns the exit code. */
+int vis_fail_exit(ddad_status_t st, const char *what);
+
+/* vis_run.c, the model side: the figures of the run of cfg; the exit code. */
+int vis_run(const vis_args_t *args, const ddad_config_t *cfg);
 
 /* vis_select.c */
 ddad_status_t vis_select_images(vis_ctx_t *c, const char *const *cats, size_t n_cats, selection_t *sel);

@@ -109,3 +109,9 @@ int vis_parse_args(int argc, char **argv, vis_args_t *a)
         return usage_error("%s", "--image, --all-test and --count are alternatives: give one");
     return -1;
 }
+
+int vis_fail_exit(ddad_status_t st, const char *what)
+{
+    fprintf(stderr, "ddad-vis: %s%s%s\n", what ? what : "", what ? ": " : "", ddad_last_error());
+    return ddad_status_exit_code(st);
+}

@@ -42,6 +42,12 @@ ddad_status_t ddad_run_path(char *buf, size_t cap, const char *run_dir, const ch
     return DDAD_OK;
 }
 
+bool ddad_run_is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 ddad_status_t ddad_run_mkdir_p(const char *path)
 {
     if (!path || !*path)

@@ -16,6 +16,7 @@
 #ifndef DDAD_RUN_H
 #define DDAD_RUN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -59,6 +60,8 @@ ddad_status_t ddad_run_path(char *buf, size_t cap, const char *run_dir, const ch
 
 /* Creates path and its missing parents (like mkdir -p); OK when it exists. */
 ddad_status_t ddad_run_mkdir_p(const char *path);
+/* True when path names a directory (after symbolic links). */
+bool ddad_run_is_dir(const char *path);
 
 /* fsyncs an existing file. */
 ddad_status_t ddad_run_fsync_path(const char *path);
