@@ -65,6 +65,9 @@ ddad_status_t eval_ctx_open(eval_ctx_t *c, const ddad_config_t *cfg, const eval_
         ddad_fail_context(st, "loading the checkpoint (the config's model.* keys must match the run's)");
         goto fail;
     }
+    st = ddad_model_prepare_scoring(&c->model);
+    if (st != DDAD_OK)
+        goto fail;
     c->step = (long long)state.step;
     return DDAD_OK;
 fail:

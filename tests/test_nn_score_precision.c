@@ -162,6 +162,63 @@ static void test_bf16_close_to_fp32(void)
     free(x);
 }
 
+/* ddad_model_prepare_scoring: a scoring-only model whose convolution and
+ * linear weights are stored in bf16 once gives the maps of autocast casting
+ * the fp32 weights on every call (the same rounding of the same weights:
+ * bit for bit), with biases, normalisation parameters and the class
+ * embedding left in fp32. */
+static void test_bf16_weights_stored_once(void)
+{
+    ddad_model_t *m = model();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    ddad_config_t c = g_cfg;
+    c.score.precision = DDAD_PRECISION_BF16;
+    ddad_model_t sm;
+    CU_ASSERT_EQUAL_FATAL(ddad_model_create(&sm, &c, DDAD_MODEL_SCORING_ONLY | DDAD_MODEL_WITH_FEATURES |
+                                                         DDAD_MODEL_NO_INIT), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_params_copy(&sm.ema_params, &m->ema_params), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_params_copy(&sm.effnet.params, &m->effnet.params), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_model_prepare_scoring(&sm), DDAD_OK);
+    size_t n_bf16 = 0, n_vec_f32 = 0, n_vec = 0;
+    for (size_t i = 0; i < sm.ema_params.n; i++) {
+        const ddad_tensor_t *t = sm.ema_params.items[i].tensor;
+        if (ddad_tensor_dim(t) >= 2) {
+            n_bf16 += ddad_tensor_dtype(t) == DDAD_DTYPE_BF16;
+        } else {
+            n_vec++;
+            n_vec_f32 += ddad_tensor_dtype(t) == DDAD_DTYPE_F32;
+        }
+    }
+    /* every matrix but the class-embedding table (a lookup, kept fp32) */
+    CU_ASSERT(n_bf16 > 0 && n_bf16 + n_vec + 1 == sm.ema_params.n);
+    CU_ASSERT_EQUAL(ddad_tensor_dtype(ddad_params_find(&sm.ema_params, "label_emb.weight")), DDAD_DTYPE_F32);
+    CU_ASSERT(n_vec > 0 && n_vec_f32 == n_vec);
+    float *x = images(2);
+    const size_t n = 2 * 32 * 32;
+    ddad_score_maps_t a, b;
+    CU_ASSERT_EQUAL_FATAL(score_at(m, DDAD_PRECISION_BF16, x, 2, &a), DDAD_OK);
+    ddad_status_t st = ddad_score_images(&sm, x, NULL, NULL, 2, &b);
+    if (st != DDAD_OK)
+        fprintf(stderr, "\n  %s", ddad_last_error());
+    CU_ASSERT_EQUAL_FATAL(st, DDAD_OK);
+    double d = max_rel(b.map, a.map, n);
+    if (getenv("DDAD_TEST_VERBOSE"))
+        fprintf(stderr, "\n  bf16 stored vs cast per call: map maxrel %.3g\n", d);
+    CU_ASSERT(d < 1e-6);
+    CU_ASSERT(ddad_test_max_abs_diff(b.kl_steps, a.kl_steps, 3 * n) <= 1e-5 * ddad_test_max_abs(a.kl_steps, 3 * n));
+    CU_ASSERT(ddad_test_max_abs_diff(b.score, a.score, 2) <= 1e-5 * ddad_test_max_abs(a.score, 2));
+    /* fp32 leaves a scoring-only model as it is */
+    ddad_model_t fm;
+    CU_ASSERT_EQUAL_FATAL(ddad_model_create(&fm, &g_cfg, DDAD_MODEL_SCORING_ONLY | DDAD_MODEL_NO_INIT), DDAD_OK);
+    CU_ASSERT_EQUAL(ddad_model_prepare_scoring(&fm), DDAD_OK);
+    CU_ASSERT_EQUAL(ddad_tensor_dtype(fm.ema_params.items[0].tensor), DDAD_DTYPE_F32);
+    ddad_model_free(&fm);
+    ddad_score_maps_free(&a);
+    ddad_score_maps_free(&b);
+    ddad_model_free(&sm);
+    free(x);
+}
+
 /* fp32 is the path without the key: the same bits as a model whose config
  * never names score.precision, and unchanged after a bf16 run (autocast is off
  * again when ddad_score_images returns). */
@@ -276,6 +333,7 @@ int main(void)
 {
     static const ddad_test_t tests[] = {
         {"bf16 close to fp32 (cpu)", test_bf16_close_to_fp32},
+        {"bf16 weights stored once: the same maps", test_bf16_weights_stored_once},
         {"fp32 unchanged", test_fp32_unchanged},
         {"fp16 on the cpu refused", test_fp16_cpu_refused},
         {"cuda fp16 / bf16", test_cuda},

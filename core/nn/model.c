@@ -145,6 +145,22 @@ ddad_status_t ddad_model_create(ddad_model_t *m, const ddad_config_t *cfg, unsig
     return st;
 }
 
+ddad_status_t ddad_model_prepare_scoring(ddad_model_t *m)
+{
+    const ddad_precision_t p = m->cfg.score.precision;
+    if (p == DDAD_PRECISION_FP32 || m->has_weights || !m->has_ema)
+        return DDAD_OK;
+    const ddad_dtype_t dt = p == DDAD_PRECISION_FP16 ? DDAD_DTYPE_F16 : DDAD_DTYPE_BF16;
+    /* the class embedding is a table lookup, not an autocast op: kept fp32,
+     * its sum with the time embedding stays what it is under autocast */
+    static const char *const keep[] = {"label_emb.weight", NULL};
+    ddad_status_t st = ddad_params_set_dtype_(&m->ema_params, dt, 2, keep, NULL);
+    if (st == DDAD_OK && m->has_features)
+        st = ddad_params_set_dtype_(&m->effnet.params, dt, 2, NULL, NULL);
+    return st == DDAD_OK ? DDAD_OK : ddad_fail_context(st, "score.precision: storing the weights in %s",
+                                                         dt == DDAD_DTYPE_F16 ? "fp16" : "bf16");
+}
+
 ddad_status_t ddad_model_feature_target(const ddad_model_t *m, const ddad_tensor_t *x0, int64_t fs,
                                         ddad_tensor_t **out)
 {

@@ -68,6 +68,17 @@ ddad_status_t ddad_unet_options_from_config(ddad_unet_options_t *opt, const ddad
 ddad_status_t ddad_model_create(ddad_model_t *m, const ddad_config_t *cfg, unsigned flags);
 void ddad_model_free(ddad_model_t *m);
 
+/* For a scoring-only model (DDAD_MODEL_SCORING_ONLY) scored under
+ * score.precision bf16 or fp16: stores the convolution and linear weights of
+ * the EMA UNet and of the extractor in that dtype once (biases and
+ * normalisation parameters stay fp32), instead of autocast casting every
+ * fp32 weight again on every call: half the weight memory, no per-call
+ * cast, the same maps (autocast rounds the same weights the same way).
+ * Afterwards the model serves ddad_score_* (which run under autocast) only.
+ * A no-op for fp32 and for a model with training weights. Call it after the
+ * checkpoint is loaded. */
+ddad_status_t ddad_model_prepare_scoring(ddad_model_t *m);
+
 /* The feature target of x0 (N, 3, H, W): (N, 272, fs, fs) without autograd. */
 ddad_status_t ddad_model_feature_target(const ddad_model_t *m, const ddad_tensor_t *x0, int64_t fs,
                                         ddad_tensor_t **out);

@@ -1,5 +1,6 @@
 /* core/nn/params.c - see params.h */
 #include "params.h"
+#include "../torch/tensor_layout.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -101,6 +102,32 @@ ddad_status_t ddad_params_set_requires_grad(ddad_params_t *p, bool on)
         if (st != DDAD_OK)
             return st;
     }
+    return DDAD_OK;
+}
+
+static bool name_listed(const char *const *list, const char *name)
+{
+    for (; list && *list; list++)
+        if (!strcmp(*list, name))
+            return true;
+    return false;
+}
+
+ddad_status_t ddad_params_set_dtype_(ddad_params_t *p, ddad_dtype_t dt, int min_ndim, const char *const *keep,
+                                     size_t *converted)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        ddad_tensor_t *t = p->items[i].tensor;
+        if (ddad_tensor_dim(t) < min_ndim || ddad_tensor_dtype(t) == dt || name_listed(keep, p->items[i].name))
+            continue;
+        ddad_status_t st = ddad_tensor_set_dtype_(t, dt);
+        if (st != DDAD_OK)
+            return ddad_fail_context(st, "parameter '%s'", p->items[i].name);
+        k++;
+    }
+    if (converted)
+        *converted = k;
     return DDAD_OK;
 }
 

@@ -68,6 +68,13 @@ int64_t ddad_params_numel(const ddad_params_t *p, bool trainable_only);
 
 /* Sets requires_grad on every trainable tensor (on) or on none. */
 ddad_status_t ddad_params_set_requires_grad(ddad_params_t *p, bool on);
+/* Converts, in place, every tensor of at least min_ndim dimensions to dt
+ * (ddad_tensor_set_dtype_), except those named in keep (NULL-terminated;
+ * NULL = none): min_ndim 2 takes the convolution and linear weights and
+ * leaves biases and normalisation parameters as they are. *converted (may
+ * be NULL) gets how many were converted. */
+ddad_status_t ddad_params_set_dtype_(ddad_params_t *p, ddad_dtype_t dt, int min_ndim, const char *const *keep,
+                                     size_t *converted);
 /* Collects the trainable tensors into out (cap entries), returns the count. */
 size_t ddad_params_trainable(const ddad_params_t *p, ddad_tensor_t **out, size_t cap);
 

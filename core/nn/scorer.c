@@ -139,6 +139,7 @@ ddad_status_t ddad_scorer_open_with(ddad_scorer_t **out, const char *path, const
         flags |= DDAD_MODEL_WITH_FEATURES;
     DDAD_TRY(ddad_model_create(&s->model, &cfg, flags));
     DDAD_TRY(ddad_checkpoint_load(s->checkpoint, &s->model, NULL, NULL, NULL));
+    DDAD_TRY(ddad_model_prepare_scoring(&s->model));
     DDAD_TRY(ddad_scorer_reload_calibration(s));
     const char *first = NULL;
     if (ddad_config_categories(&s->model.cfg, &first, 1) < 1 || !first) {

@@ -80,6 +80,17 @@ ddad_status_t ddad_tensor_set_memory_format_(ddad_tensor_t *t, ddad_memory_forma
     });
 }
 
+ddad_status_t ddad_tensor_set_dtype_(ddad_tensor_t *t, ddad_dtype_t dt)
+{
+    return ddad::guard("ddad_tensor_set_dtype_", {{"t", t}}, [&] {
+        const at::ScalarType st = ddad::to_scalar_type(dt);
+        if (t->t.scalar_type() == st)
+            return;
+        at::NoGradGuard no_grad;
+        t->t.set_data(t->t.detach().to(st));
+    });
+}
+
 bool ddad_tensor_is_memory_format(const ddad_tensor_t *t, ddad_memory_format_t fmt)
 {
     if (!t || t->dead || !t->t.defined())

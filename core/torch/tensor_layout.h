@@ -49,6 +49,12 @@ ddad_status_t ddad_to_memory_format(ddad_tensor_t **out, const ddad_tensor_t *t,
  * recorded. Same errors as ddad_to_memory_format. */
 ddad_status_t ddad_tensor_set_memory_format_(ddad_tensor_t *t, ddad_memory_format_t fmt);
 
+/* Converts t's own data to dtype dt, in place, like
+ * ddad_tensor_set_memory_format_ (every handle sharing the tensor sees the
+ * new dtype; no autograd history): what PyTorch's module.to(dtype) does to
+ * parameters. A no-op when t already is dt. */
+ddad_status_t ddad_tensor_set_dtype_(ddad_tensor_t *t, ddad_dtype_t dt);
+
 /* Whether t's strides are those of fmt (libtorch's is_contiguous(fmt)).
  * False for NULL, an undefined tensor, or CHANNELS_LAST asked of a tensor
  * that is not 4-D. A (N, 1, H, W) or (N, C, 1, 1) tensor can be both. */

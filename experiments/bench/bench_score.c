@@ -49,7 +49,8 @@ int main(int argc, char **argv)
     ddad_config_t cfg;
     ddad_model_t m;
     if (ddad_config_load(&cfg, argv[1], sets, 4) != DDAD_OK || ddad_runtime_setup(&cfg) != DDAD_OK ||
-        ddad_model_create(&m, &cfg, DDAD_MODEL_SCORING_ONLY | DDAD_MODEL_WITH_FEATURES) != DDAD_OK) {
+        ddad_model_create(&m, &cfg, DDAD_MODEL_SCORING_ONLY | DDAD_MODEL_WITH_FEATURES) != DDAD_OK ||
+        ddad_model_prepare_scoring(&m) != DDAD_OK) {
         fprintf(stderr, "bench_score: %s\n", ddad_last_error());
         return 1;
     }
