@@ -12,6 +12,8 @@
 # and rank 0's share of the step in all-reduce. On a
 # 2-core machine the two processes also share those cores with the loader and
 # Gloo's threads, so the efficiency is a lower bound for machines with more.
+# Every run has the process settings of settings.sh (OMP_WAIT_POLICY, malloc
+# thresholds), with OMP_NUM_THREADS equal to the run's thread count.
 #
 #   experiments/bench/bench_dist.sh [BUILD_DIR] [STEPS]
 set -eu
@@ -27,13 +29,15 @@ if [ ! -x "$TRAIN" ] || [ ! -x "$SYNTH" ]; then
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ddad-bench-dist.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-export OMP_WAIT_POLICY=PASSIVE
-"$SYNTH" --out "$TMP/data" --size 64 --train 32 --test-good 1 --test-defect 1 --categories woven >/dev/null
+. "$SRC/experiments/bench/settings.sh"
+BENCH_NO_DEFAULTS_ROW=1   # ddad against ddad: no Python reference
+bench_same "$SYNTH" --out "$TMP/data" --size 64 --train 32 --test-good 1 --test-defect 1 --categories woven >/dev/null
 
 # steps/s over the steps after the warm-up, from the wall-clock times of train.log's lines
 run() { # name, threads, launcher prefix...
     name=$1; threads=$2; shift 2
-    "$@" "$TRAIN" "$SRC/configs/demo.yaml" --set data.root="$TMP/data" --set run.dir="$TMP/runs" \
+    BENCH_THREADS=$threads   # run() runs in a subshell: $(run ...)
+    bench_same "$@" "$TRAIN" "$SRC/configs/demo.yaml" --set data.root="$TMP/data" --set run.dir="$TMP/runs" \
         --set run.name="$name" --set threads="$threads" --set train.iterations="$STEPS" \
         --set train.checkpoint_every=1000000 --set train.log_every=1000000 --set dist.timeout_s=120 \
         >"$TMP/$name.out" 2>&1 ||
@@ -47,6 +51,7 @@ dp=$(run two_by_one 1 "$SRC/scripts/ddad-launch" --nproc 2)
 mt=$(run one_by_two 2 env)
 comm=$(grep -o "data parallel: .* in all-reduce" "$TMP/two_by_one.out" || true)
 cores=$(nproc)
+bench_settings_line "the run's thread count"
 echo "machine: $cores cores ($(uname -m)); $STEPS steps, the first $WARM not timed; batch 8 at 64 px"
 awk -v r="$ref" -v d="$dp" -v m="$mt" 'BEGIN {
     printf "1 process  x 1 thread : %7.3f steps/s  %6.1f images/s  (reference)\n", r, 8 * r

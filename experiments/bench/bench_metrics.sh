@@ -9,6 +9,8 @@
 #
 # Environment: PYTHON (default /usr/bin/python3), N (200), SIZE (256),
 # BIG_N (150), BIG_SIZE (1024; BIG_N=0 skips the large run), REPEAT (3).
+# Both sides run under the process settings of settings.sh (THREADS,
+# OMP_WAIT_POLICY, malloc thresholds; the line above the table says which).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
@@ -19,15 +21,19 @@ size=${SIZE:-256}
 big_n=${BIG_N:-150}
 big_size=${BIG_SIZE:-1024}
 repeat=${REPEAT:-3}
+. "$here/settings.sh"
+BENCH_NO_DEFAULTS_ROW=1   # no user-defaults row in this table
 [ -x "$bench" ] || { echo "bench_metrics.sh: $bench not built (cmake --build $build --target bench_metrics)" >&2; exit 2; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "generating $n maps of $size x $size ..." >&2
-"$python" "$here/metrics_reference.py" gen --out "$work/maps.h5" --n "$n" --size "$size"
-"$bench" file "$work/maps.h5" "$repeat" > "$work/c.txt"
-"$python" "$here/metrics_reference.py" bench --maps "$work/maps.h5" > "$work/py.txt"
+bench_same "$python" "$here/metrics_reference.py" gen --out "$work/maps.h5" --n "$n" --size "$size"
+bench_same "$bench" file "$work/maps.h5" "$repeat" > "$work/c.txt"
+bench_same "$python" "$here/metrics_reference.py" bench --maps "$work/maps.h5" > "$work/py.txt"
 
+bench_settings_line
+echo
 echo "## Pixel metrics, $n x $size x $size ($(awk '/^pixels/{print $2}' "$work/c.txt") pixels)"
 echo
 echo "| metric | C cpu (s) | reference cpu (s) | speed-up | C wall (s) | ref. wall (s) | C value | reference value |"
@@ -47,7 +53,7 @@ if [ "$big_n" -gt 0 ]; then
     echo
     echo "## C only, $big_n x $big_size x $big_size (maps made in memory)"
     echo
-    "$bench" synth "$big_n" "$big_size" 1 > "$work/big.txt"
+    bench_same "$bench" synth "$big_n" "$big_size" 1 > "$work/big.txt"
     echo "| metric | C cpu (s) | C wall (s) | value |"
     echo "|---|---|---|---|"
     awk '$1 ~ /^(pixel_auroc|au_pro|pixel_f1_max|all_three)$/ { printf "| %s | %.3f | %.3f | %.6f |\n", $1, $2, $4, $3 }' "$work/big.txt"

@@ -4,6 +4,8 @@
 # run; README.md beside this file keeps the latest numbers and the machine.
 #
 # usage: experiments/bench/run.sh [BUILD_DIR]     (default: build)
+#   PAPER=1 also runs bench_paper.sh, the paper-size benchmark (many minutes,
+#   4 to 22 GB per process; its options are described in that script)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
@@ -18,3 +20,7 @@ echo; echo "== metrics on a 200 x 256 x 256 maps file (bench_metrics.sh) =="
 BIG_N=${BIG_N:-0} "$here/bench_metrics.sh" "$build"
 echo; echo "== data-parallel scaling from 1 to 2 processes (bench_dist.sh) =="
 "$here/bench_dist.sh" "$build"
+if [ "${PAPER:-0}" = 1 ]; then
+    echo; echo "== paper size: configs/default.yaml scoring and training step (bench_paper.sh) =="
+    "$here/bench_paper.sh" "$build"
+fi
