@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "allocator.h"
 #include "runtime.h"
 #include "cli.h"
 #include "config.h"
@@ -256,6 +257,8 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc != DDAD_CLI_CONTINUE)
         return rc;
+    if (a.maps || a.maps_dir) /* whole maps pass through malloc, one after the other */
+        ddad_allocator_tune();
     if (a.maps)
         return run_maps(&a);
     if (a.maps_dir)

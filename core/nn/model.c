@@ -1,4 +1,5 @@
 /* core/nn/model.c - see model.h */
+#include "allocator.h"
 #include "model.h"
 
 #include <stdio.h>
@@ -45,7 +46,7 @@ ddad_status_t ddad_unet_options_from_config(ddad_unet_options_t *opt, const ddad
 
 ddad_status_t ddad_runtime_setup(const ddad_config_t *cfg)
 {
-    ddad_tune_allocator();
+    ddad_allocator_tune();
     int threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads > 0)
         ddad_set_num_threads(threads);

@@ -4,7 +4,6 @@
 #include "tensor_internal.hpp"
 
 #include <ATen/Parallel.h>
-#include <malloc.h>
 
 #include <atomic>
 #include <cstdio>
@@ -332,15 +331,6 @@ ddad_status_t ddad_set_deterministic(bool on)
 }
 
 void ddad_manual_seed(uint64_t seed) { torch::manual_seed(seed); }
-
-void ddad_tune_allocator(void)
-{
-    // Keep large freed blocks in the heap instead of unmapping them: tensor
-    // buffers of the same sizes are allocated again on every step.
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    mallopt(M_TOP_PAD, 64 << 20);
-}
 
 // ---------------------------------------------------------------------------
 // scopes

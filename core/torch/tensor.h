@@ -94,11 +94,6 @@ int ddad_get_num_threads(void);
 ddad_status_t ddad_set_deterministic(bool on);
 void ddad_manual_seed(uint64_t seed);          /* libtorch's global default */
 
-/* Tunes glibc malloc for large tensor buffers (keeps freed blocks instead of
- * returning them to the kernel each step; see DESIGN.md section 5). Called
- * once by the programs at start-up; harmless elsewhere. */
-void ddad_tune_allocator(void);
-
 /* ---- scopes ------------------------------------------------------------- */
 
 /* Returns a token for ddad_scope_end (the nesting depth). */

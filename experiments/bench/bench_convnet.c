@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "allocator.h"
 #include "torch/tensor.h"
 #include "torch/tensor_layout.h"
 
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
     const ddad_memory_format_t fmt = argc == 7 ? DDAD_MEMORY_FORMAT_CHANNELS_LAST : DDAD_MEMORY_FORMAT_CONTIGUOUS;
     int64_t size = atoi(argv[1]), batch = atoi(argv[2]), ch = atoi(argv[3]);
     int steps = atoi(argv[4]);
-    ddad_tune_allocator();
+    ddad_allocator_tune();
     ddad_set_num_threads(atoi(argv[5]));
     ddad_generator_t *gen;
     CHECK(ddad_generator_create(&gen, 0, DDAD_CPU));

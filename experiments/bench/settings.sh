@@ -14,8 +14,8 @@
 #                     instead of going back to the kernel and being faulted in
 #                     again (ddad calls mallopt(M_MMAP_THRESHOLD, 1 << 30),
 #                     mallopt(M_TRIM_THRESHOLD, 1 << 30), mallopt(M_TOP_PAD,
-#                     64 << 20) at start-up: ddad_tune_allocator in
-#                     core/torch/tensor.cpp). The tunables replace the
+#                     64 << 20) at start-up: ddad_allocator_tune in
+#                     core/allocator.c). The tunables replace the
 #                     environment's GLIBC_TUNABLES and the older MALLOC_*_
 #                     variables are removed, so both sides get exactly these.
 #
