@@ -168,7 +168,7 @@ static void test_defaults_match_paper(void)
     CU_ASSERT_EQUAL(c.score.method, DDAD_SCORE_METHOD_DDAD);
     CU_ASSERT_EQUAL(c.score.feature_timestep, DDAD_FEATURE_TIMESTEP_SAME);
     CU_ASSERT_EQUAL(c.score.resolution, DDAD_SCORE_RESOLUTION_MODEL);
-    CU_ASSERT_EQUAL(c.score.batch_size, 8);
+    CU_ASSERT_EQUAL(c.score.batch_size, 1);
     /* Section 6 */
     CU_ASSERT_EQUAL(c.recon.rounds, 100);
     CU_ASSERT_EQUAL(c.recon.grad_steps, 5);

@@ -49,6 +49,48 @@ echo "cpu = CPU time of the process (robust when the machine is shared), speed-u
 awk '/^peak_rss_mb/ { p = $2 } /^maps_masks_mb/ { m = $2 } /^bytes_per_pixel/ { b = $2 }
      END { printf "C peak RSS %.1f MB (maps + masks %.1f MB); %.2f bytes per pixel beyond them\n", p, m, b }' "$work/c.txt"
 
+# End to end: what a user waits for, process start and file reading included
+# (the in-process times above leave both out). ddad-eval --maps on the same
+# file and on a gzip-chunked copy (one chunk per map, level 4, the way maps
+# files of other tools often come), the Python reference as a whole process,
+# and --help of the programs (front ends without libtorch, core/runtime.h).
+evalbin="$build/bin/ddad-eval"
+wall_best() { # runs "$@" REPEAT times, prints the best wall time in seconds
+    best=""
+    for _ in $(seq "$repeat"); do
+        t0=$(date +%s.%N); "$@" > /dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }; t1=$(date +%s.%N)
+        best=$(awk -v a="$t0" -v b="$t1" -v c="$best" 'BEGIN { d = b - a; if (c == "" || d < c) c = d; printf "%.3f", c }')
+    done
+    echo "$best"
+}
+if [ -x "$evalbin" ]; then
+    "$python" -c "
+import h5py, sys
+s = h5py.File(sys.argv[1], 'r'); d = h5py.File(sys.argv[2], 'w')
+for k in s:
+    a = s[k][...]
+    if a.ndim == 3:
+        d.create_dataset(k, data=a, chunks=(1,) + a.shape[1:], compression='gzip', compression_opts=4)
+    else:
+        d.create_dataset(k, data=a)
+for k, v in s.attrs.items():
+    d.attrs[k] = v
+" "$work/maps.h5" "$work/maps_gz.h5"
+    echo
+    echo "## End to end (process start and reading included; best of $repeat)"
+    echo
+    echo "| command | wall (s) |"
+    echo "|---|---|"
+    echo "| ddad-eval --maps (all three metrics) | $(wall_best bench_same "$evalbin" --maps "$work/maps.h5") |"
+    echo "| ddad-eval --maps, gzip-chunked copy | $(wall_best bench_same "$evalbin" --maps "$work/maps_gz.h5") |"
+    echo "| python reference (metrics_reference.py bench: all three, one process) | $(wall_best bench_same "$python" "$here/metrics_reference.py" bench --maps "$work/maps.h5") |"
+    for prog in ddad-eval ddad-train ddad-predict ddad-vis; do
+        [ -x "$build/bin/$prog" ] && echo "| $prog --help | $(wall_best "$build/bin/$prog" --help) |"
+    done
+    [ -x "$build/libexec/ddad/ddad-eval" ] && \
+        echo "| libexec/ddad/ddad-eval --help (the model side, libtorch loaded) | $(wall_best "$build/libexec/ddad/ddad-eval" --help) |"
+fi
+
 if [ "$big_n" -gt 0 ]; then
     echo
     echo "## C only, $big_n x $big_size x $big_size (maps made in memory)"
