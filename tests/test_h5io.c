@@ -626,6 +626,7 @@ static void test_read_h5py_file(void)
 
 static void test_fixture_unet_small(void)
 {
+    DDAD_TEST_NEED_FIXTURE("unet_small.h5");
     begin("h5fix");
     const char *fx = ddad_test_fixture("unet_small.h5");
     /* h5py dumps the oracle values */
@@ -718,11 +719,13 @@ static void test_errors(void)
     CU_ASSERT(msg_has(text) && msg_has("not an HDF5 file"));
     CU_ASSERT_EQUAL(ddad_h5_open(&f, text, DDAD_H5_RDWR), DDAD_STATUS_IO);
 
-    const char *trunc = tmp_path("truncated.h5");
-    CU_ASSERT_EQUAL_FATAL(ddad_test_system("head -c 1000000 '%s' > '%s'", ddad_test_fixture("unet_small.h5"), trunc),
-                          0);
-    CU_ASSERT_EQUAL(ddad_h5_open(&f, trunc, DDAD_H5_READ), DDAD_STATUS_IO);
-    CU_ASSERT(msg_has(trunc) && msg_has("truncated"));
+    if (ddad_test_have_fixture("unet_small.h5")) { /* a real file, truncated */
+        const char *trunc = tmp_path("truncated.h5");
+        CU_ASSERT_EQUAL_FATAL(
+            ddad_test_system("head -c 1000000 '%s' > '%s'", ddad_test_fixture("unet_small.h5"), trunc), 0);
+        CU_ASSERT_EQUAL(ddad_h5_open(&f, trunc, DDAD_H5_READ), DDAD_STATUS_IO);
+        CU_ASSERT(msg_has(trunc) && msg_has("truncated"));
+    }
 
     CU_ASSERT_EQUAL(ddad_h5_open(&f, tmp_path("no/such/dir/x.h5"), DDAD_H5_CREATE), DDAD_STATUS_IO);
     CU_ASSERT(msg_has("no/such/dir/x.h5"));

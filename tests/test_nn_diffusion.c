@@ -124,6 +124,7 @@ static void compare_schedule(ddad_h5_t *f, const char *group, const ddad_diffusi
 
 static void test_schedules(void)
 {
+    DDAD_TEST_NEED_FIXTURE("diffusion.h5");
     ddad_h5_t *f = open_fixture("diffusion.h5");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     ddad_diffusion_t d;
@@ -174,6 +175,7 @@ static void test_space_timesteps(void)
 
 static void test_vb_terms_from_stored_outputs(void)
 {
+    DDAD_TEST_NEED_FIXTURE("diffusion.h5");
     ddad_h5_t *f = open_fixture("diffusion.h5");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     ddad_diffusion_t d;
@@ -251,6 +253,7 @@ static int load_small_unet(ddad_unet_t *u, ddad_params_t *p)
 
 static void test_anomaly_scoring(void)
 {
+    DDAD_TEST_NEED_FIXTURE("diffusion.h5");
     ddad_h5_t *f = open_fixture("diffusion.h5");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     ddad_unet_t u;
@@ -342,6 +345,7 @@ static void test_anomaly_scoring(void)
 /* respaced t = 0: the decoder NLL replaces the KL */
 static void test_t0_decoder_nll(void)
 {
+    DDAD_TEST_NEED_FIXTURE("diffusion.h5");
     ddad_h5_t *f = open_fixture("diffusion.h5");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     ddad_unet_t u;
@@ -381,6 +385,7 @@ static void test_t0_decoder_nll(void)
 
 static void test_training_losses(void)
 {
+    DDAD_TEST_NEED_FIXTURE("diffusion.h5");
     ddad_h5_t *f = open_fixture("diffusion.h5");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     ddad_unet_t u;

@@ -57,6 +57,7 @@ static double max_abs_diff_tensors(const ddad_tensor_t *a, const ddad_tensor_t *
 
 static void test_fixture_taps(void)
 {
+    DDAD_TEST_NEED_FIXTURE("effnet_b4.h5");
     const char *path = ddad_test_fixture("effnet_b4.h5");
     ddad_effnet_t net;
     ddad_effnet_options_t opt = ddad_effnet_default_options();
@@ -119,6 +120,7 @@ static void test_fixture_taps(void)
  * missing one required tensor is refused with its name. */
 static void test_loading_rules(void)
 {
+    DDAD_TEST_NEED_FIXTURE("effnet_b4.h5");
     CU_ASSERT_FATAL(ddad_test_python_has("h5py,numpy"));
     char *dir = ddad_test_mkdtemp("effnet");
     CU_ASSERT_PTR_NOT_NULL_FATAL(dir);

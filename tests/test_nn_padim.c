@@ -534,10 +534,12 @@ static void test_save_load(void)
 
     /* not a PaDiM file; a missing file */
     ddad_padim_t bad;
-    CU_ASSERT_EQUAL(ddad_padim_load_h5(&bad, ddad_test_fixture("effnet_b4.h5"), DDAD_CPU), DDAD_STATUS_DATA);
-    CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "ddad-padim"));
-    CU_ASSERT_PTR_NULL(bad.mean);
-    ddad_padim_free(&bad);
+    if (ddad_test_have_fixture("effnet_b4.h5")) { /* an HDF5 file of another kind */
+        CU_ASSERT_EQUAL(ddad_padim_load_h5(&bad, ddad_test_fixture("effnet_b4.h5"), DDAD_CPU), DDAD_STATUS_DATA);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "ddad-padim"));
+        CU_ASSERT_PTR_NULL(bad.mean);
+        ddad_padim_free(&bad);
+    }
     snprintf(path, sizeof path, "%s/none.h5", dir);
     CU_ASSERT_NOT_EQUAL(ddad_padim_load_h5(&bad, path, DDAD_CPU), DDAD_OK);
     ddad_padim_free(&bad);

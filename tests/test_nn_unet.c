@@ -125,6 +125,7 @@ static void compare_lists(const list_t *ours, const list_t *ref)
 
 static void test_paper_layout(void)
 {
+    DDAD_TEST_NEED_FIXTURE("adm256_keys.txt");
     long long nt = 0, np = 0;
     list_t ref = read_keys_section("[A]", &nt, &np);
     CU_ASSERT_EQUAL(nt, 571);
@@ -158,6 +159,7 @@ static void test_paper_layout(void)
 
 static void test_small_layout_matches_file(void)
 {
+    DDAD_TEST_NEED_FIXTURE("unet_small.h5");
     ddad_unet_options_t o;
     small_options(&o);
     list_t ours = {0};
@@ -283,6 +285,7 @@ static void assert_host_close(const char *what, const float *ours, ddad_h5_t *f,
 
 static void test_fixture_forward(void)
 {
+    DDAD_TEST_NEED_FIXTURE("unet_small.h5");
     ddad_h5_t *f;
     CU_ASSERT_EQUAL_FATAL(ddad_h5_open(&f, ddad_test_fixture("unet_small.h5"), DDAD_H5_READ), DDAD_OK);
     size_t live0 = ddad_tensor_live_count();

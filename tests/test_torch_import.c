@@ -566,7 +566,10 @@ int main(void)
                                         {"file errors keep an existing output", test_file_errors},
                                         {"command line", test_usage},
                                         {0}};
-    int rc = ddad_test_main("torch import", tests);
+    /* every test but the first builds its inputs from the fixtures (setup) */
+    static const ddad_test_t without_fixtures[] = {{"kind names and argument checks", test_kind_names}, {0}};
+    int rc = ddad_test_main("torch import",
+                            ddad_test_have_fixture("effnet_b4_keys.txt") ? tests : without_fixtures);
     cleanup();
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 int ddad_test_main(const char *suite, const ddad_test_t *tests)
@@ -51,6 +52,16 @@ const char *ddad_test_fixture(const char *name)
     static char buf[4096];
     snprintf(buf, sizeof buf, "%s/%s", ddad_test_fixtures_dir(), name);
     return buf;
+}
+
+bool ddad_test_have_fixture(const char *name)
+{
+    const char *path = ddad_test_fixture(name);
+    if (access(path, R_OK) == 0)
+        return true;
+    fprintf(stderr, "\n  SKIPPED: fixture %s is absent (the authors' outputs are kept beside the repository in "
+            "../shared/fixtures; set DDAD_FIXTURES to their folder) ", path);
+    return false;
 }
 
 char *ddad_test_mkdtemp(const char *tag)

@@ -17,6 +17,7 @@
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct ddad_test {
@@ -40,6 +41,18 @@ uint32_t ddad_test_xorshift(uint64_t *state);
 
 /* "<fixtures>/<name>" in a static buffer. */
 const char *ddad_test_fixture(const char *name);
+/* True when fixture `name` exists; otherwise says on stderr that the test
+ * is skipped and why (the fixtures, outputs of the authors' code, live
+ * beside the repository in ../shared/fixtures, or in $DDAD_FIXTURES) and
+ * returns false. */
+bool ddad_test_have_fixture(const char *name);
+/* The first line of a test that reads fixture `name`: returns from the
+ * test, skipped with that note, where the fixtures are absent. */
+#define DDAD_TEST_NEED_FIXTURE(name)                                                                                \
+    do {                                                                                                           \
+        if (!ddad_test_have_fixture(name))                                                                          \
+            return;                                                                                                \
+    } while (0)
 
 /* Creates a fresh empty temporary folder; returns a malloc'ed path (caller
  * frees) and removes it (recursively) with ddad_test_rmtree. */
