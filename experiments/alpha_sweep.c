@@ -24,7 +24,7 @@
 
 #include "mapsfile.h"
 #include "metrics.h"
-#include "nn/score.h"
+#include "anomaly_map.h"
 #include "plot.h"
 #include "status.h"
 
