@@ -28,7 +28,13 @@
 #   THREADS (2)              threads of every process
 #   REFERENCE (1)            0 skips the Python rows (about 50 s per image and
 #                            2 min per training step)
-#   SCORE ("fp32 bf16")      ddad scoring precisions to run ("" skips them)
+#   DEVICE (cpu)             cpu, cuda or cuda:N: every run on that device (a CUDA
+#                            build and a CUDA python in DDAD_PYTHON; gpu_check.sh);
+#                            on a GPU the table adds the peak GPU memory in use
+#                            (nvidia-smi, sampled every 100 ms, less what was in
+#                            use before the run)
+#   SCORE ("fp32 bf16")      ddad scoring precisions to run ("" skips them; fp16
+#                            needs a GPU)
 #   SCORE_BATCH (1)          score.batch_size of the ddad scoring rows
 #   TRAIN_BATCHES ("1 2")    batch sizes of the training step ("" skips training)
 #   CHECKPOINTING ("false true")  train.checkpointing values of the ddad rows
@@ -42,6 +48,7 @@ py=${DDAD_PYTHON:-/usr/bin/python3}
 threads=${THREADS:-2}
 images=${IMAGES:-2}
 reference=${REFERENCE:-1}
+device=${DEVICE:-cpu}
 score_precisions=${SCORE-fp32 bf16}
 score_batch=${SCORE_BATCH:-1}
 train_batches=${TRAIN_BATCHES-1 2}
@@ -65,10 +72,16 @@ train_ref_args=(--size 256 --channels 256 --mult 1,1,2,2,4,4 --res-blocks 2 --at
 work=$(mktemp -d "${TMPDIR:-/tmp}/ddad-bench-paper.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 printf 'base: %s\nscore: {precision: bf16}\n' "$config" > "$work/bf16.yaml"
+printf 'base: %s\nscore: {precision: fp16}\n' "$config" > "$work/fp16.yaml"
 
 key() { awk -v k="$1" '$1 == k {print $2; exit}' "$2"; }   # "key value" lines
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"; }   # "... key value ..." on one line
-peak_mb() { # name: time -v's peak RSS in MB, else the program's own
+peak_mb() { # name: on a GPU the peak GPU memory in MB (sampled, less the memory in use before);
+           # else time -v's peak RSS in MB, else the program's own
+    if [ "$gpu" = 1 ] && [ -s "$work/$1.gpu" ]; then
+        awk -v b="$(cat "$work/$1.gpu0" 2>/dev/null)" '$1 + 0 > m { m = $1 + 0 } END { printf "%.0f", m - (b + 0) }' "$work/$1.gpu"
+        return
+    fi
     local kb
     kb=$(awk -F': *' '/Maximum resident set size/ {print $2}' "$work/$1.err")
     if [ -n "$kb" ]; then awk -v k="$kb" 'BEGIN {printf "%.0f", k / 1024}'
@@ -81,11 +94,25 @@ wall_s() { # name: time -v's elapsed wall clock time in seconds
 # NAME.out, stderr (and time -v's report) in NAME.err; a failure is reported
 # and recorded, the other runs go on
 failed=()
+gpu=0
+[ "$device" = cpu ] || { command -v nvidia-smi >/dev/null && gpu=1; }
+gpu_index=0
+case $device in cuda:*) gpu_index=${device#cuda:} ;; esac
+gpu_used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i "$gpu_index" 2>/dev/null | head -1; }
 big() {
     local name=$1; shift
     echo "bench_paper.sh: $name ($(date +%H:%M:%S), waiting for $lock if another big run holds it)" >&2
-    if ! bench_same flock "$lock" "${timev[@]}" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
-        echo "bench_paper.sh: $name failed (out of memory?): $*" >&2
+    local sampler=""
+    if [ "$gpu" = 1 ]; then # the peak GPU memory in use during the run, less what was in use before
+        gpu_used > "$work/$name.gpu0"
+        (while :; do gpu_used; sleep 0.1; done) > "$work/$name.gpu" 2>/dev/null &
+        sampler=$!
+    fi
+    local rc=0
+    bench_same flock "$lock" "${timev[@]}" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+    [ -z "$sampler" ] || { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null; }
+    if [ "$rc" != 0 ]; then
+        echo "bench_paper.sh: $name failed (its messages follow; on the CPU, out of memory is likely at batch 2): $*" >&2
         { sed '/Command being timed/,$d' "$work/$name.err" | tail -5; grep -E 'Exit status|signal' "$work/$name.err"; } >&2
         failed+=("$name")
         return 1
@@ -94,21 +121,22 @@ big() {
 
 # ---- runs
 for prec in $score_precisions; do
-    cfg=$config; [ "$prec" = bf16 ] && cfg="$work/bf16.yaml"
-    [ "$prec" = fp32 ] || [ "$prec" = bf16 ] || { echo "SCORE: fp32 and/or bf16, not '$prec'" >&2; exit 2; }
-    big "score_ddad_$prec" "$build/bin/bench_score" "$cfg" "$images" "$threads" same "$score_batch"
+    case $prec in fp32) cfg=$config ;; bf16|fp16) cfg="$work/$prec.yaml" ;;
+        *) echo "SCORE: fp32, bf16 and/or fp16, not '$prec'" >&2; exit 2 ;; esac
+    big "score_ddad_$prec" "$build/bin/bench_score" "$cfg" "$images" "$threads" same "$score_batch" --device "$device"
 done
 if [ "$reference" = 1 ] && [ -n "$score_precisions" ]; then
-    big score_python "$py" "$here/bench_score.py" "$images" "$threads" "${score_ref_args[@]}"
+    big score_python "$py" "$here/bench_score.py" "$images" "$threads" "${score_ref_args[@]}" --device "$device"
 fi
 for b in $train_batches; do
     for ck in $checkpointing; do
         big "train_ddad_b${b}_ck$ck" "$build/bin/bench_train_step" "$config" --steps 1 --warmup 0 \
-            --set threads="$threads" --set data.category=woven --set train.batch_size="$b" --set train.checkpointing="$ck"
+            --set threads="$threads" --set data.category=woven --set train.batch_size="$b" --set train.checkpointing="$ck" \
+            --set device="$device"
     done
     if [ "$reference" = 1 ]; then
         big "train_python_b$b" "$py" "$here/bench_train_step.py" "${train_ref_args[@]}" --batch "$b" \
-            --steps 1 --warmup 0 --threads "$threads"
+            --steps 1 --warmup 0 --threads "$threads" --device "$device"
     fi
 done
 
@@ -116,10 +144,11 @@ done
 ok() { [ -s "$work/$1.out" ] && ! printf '%s\n' "${failed[@]}" | grep -qx "$1"; }
 echo
 bench_settings_line
-echo "configs/default.yaml: 256 px, random weights; scoring: $images timed image(s) after one warm-up image, score.batch_size $score_batch ((image, t) pairs per UNet call);"
-echo "training: one step, no warm-up, synthetic images (data.category=woven); peak RSS from ${timev[*]:-getrusage in the programs}"
+echo "device $device; configs/default.yaml: 256 px, random weights; scoring: $images timed image(s) after one warm-up image, score.batch_size $score_batch ((image, t) pairs per UNet call);"
+echo "training: one step, no warm-up, synthetic images (data.category=woven); peak memory: $([ "$gpu" = 1 ] && echo "GPU memory in use (nvidia-smi, every 100 ms) less that before the run" || echo "RSS from ${timev[*]:-getrusage in the programs}")"
 fmt='%-46s %12s %12s %12s %14s  %s\n'
-printf "$fmt" case params "s/image|step" "peak RSS MB" "process wall s" "ratio"
+memcol="peak RSS MB"; [ "$gpu" = 1 ] && memcol="peak GPU MB"
+printf "$fmt" case params "s/image|step" "$memcol" "process wall s" "ratio"
 sp=""; spm=""
 if ok score_python; then sp=$(key ms_per_image "$work/score_python.out"); spm=$(peak_mb score_python); fi
 for prec in $score_precisions; do
@@ -128,7 +157,7 @@ for prec in $score_precisions; do
         ms=$(key ms_per_image "$work/$n.out"); pm=$(peak_mb "$n")
         r="-"
         [ -n "$sp" ] && r=$(awk -v p="$sp" -v c="$ms" -v pm="$spm" -v cm="$pm" \
-            'BEGIN { printf "python fp32 / this: %.2fx time, this / python: %.2f peak RSS", p / c, cm / pm }')
+            'BEGIN { printf "python fp32 / this: %.2fx time, this / python: %.2f peak memory", p / c, cm / pm }')
         mm=$(key model_peak_rss_mb "$work/$n.out")   # printed by newer bench_score builds
         [ -z "$mm" ] || r="$([ "$r" = - ] || printf '%s; ' "$r")model alone $(printf %.0f "$mm") MB peak"
         printf "$fmt" "score: ddad $prec" "$(key params "$work/$n.out")" "$(awk -v m="$ms" 'BEGIN {printf "%.2f", m / 1000}')" \
@@ -155,8 +184,8 @@ for b in $train_batches; do
             [ "$ck" = false ] && plain_pm=$pm
             r=""
             [ -n "$pms" ] && r=$(awk -v p="$pms" -v c="$ms" -v pm="$ppm" -v cm="$pm" \
-                'BEGIN { printf "this / python: %.2f time, %.2f peak RSS", c / p, cm / pm }')
-            [ "$ck" = true ] && [ -n "$plain_pm" ] && r="$r${r:+; }peak RSS / ddad plain $(awk -v a="$pm" -v b="$plain_pm" 'BEGIN {printf "%.2f", a / b}')"
+                'BEGIN { printf "this / python: %.2f time, %.2f peak memory", c / p, cm / pm }')
+            [ "$ck" = true ] && [ -n "$plain_pm" ] && r="$r${r:+; }peak memory / ddad plain $(awk -v a="$pm" -v b="$plain_pm" 'BEGIN {printf "%.2f", a / b}')"
             printf "$fmt" "$label" "$(field params "$work/$n.out")" "$(awk -v m="$ms" 'BEGIN {printf "%.1f", m / 1000}')" \
                 "$pm" "$(wall_s "$n")" "$r"
         else printf "$fmt" "$label" - failed - - ""; fi

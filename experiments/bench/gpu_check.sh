@@ -2,8 +2,10 @@
 # Builds ddad against a CUDA libtorch (the one inside a pip PyTorch) and runs
 # the GPU checks: the tensor-API and fixture tests with that libtorch, the demo
 # training and evaluation on the GPU, and the training-step and scoring
-# benchmarks against the same PyTorch on the same GPU. Writes its logs to
-# OUT_DIR.
+# benchmarks against the same PyTorch on the same GPU, and the paper-size
+# benchmark (bench_paper.sh: scoring in fp32, fp16 and bf16 and one training
+# step at batch 1 and 2 with and without checkpointing, against the PyTorch
+# reference, with the peak GPU memory of each). Writes its logs to OUT_DIR.
 #
 # usage: experiments/bench/gpu_check.sh PYTHON OUT_DIR [DEPS_ROOT] [FIXTURES]
 #   PYTHON     an interpreter whose torch is CUDA-enabled
@@ -31,7 +33,7 @@ cmake -S "$src" -B "$build" "${cmake_args[@]}" > "$out/configure.log" 2>&1 &&
 echo "build rc=$? in $(( $(date +%s) - t0 )) s" | tee -a "$out/summary.txt"
 tail -30 "$out/build.log" > "$out/build.tail"
 
-ctest --test-dir "$build" -R 'test_torch_tensor|test_nn_unet|test_nn_diffusion|test_nn_effnet|test_nn_checkpoint' \
+ctest --test-dir "$build" -R 'test_torch_tensor|test_nn_unet|test_nn_diffusion|test_nn_effnet|test_nn_checkpoint|test_nn_score_precision|test_nn_train_memory' \
   --output-on-failure -j4 > "$out/ctest.log" 2>&1
 echo "ctest rc=$?" | tee -a "$out/summary.txt"; tail -15 "$out/ctest.log" >> "$out/summary.txt"
 
@@ -62,3 +64,9 @@ DEVICE=cuda DDAD_PYTHON="$py" THREADS=8 IMAGES=${SCORE_IMAGES:-16} \
   "$src/experiments/bench/bench_score.sh" "$build" > "$out/score.log" 2>&1
 echo "scoring benchmark on cuda rc=$?" | tee -a "$out/summary.txt"
 cat "$out/score.log" >> "$out/summary.txt"
+# the paper's size (configs/default.yaml, 553 M parameters) on the GPU
+DEVICE=cuda DDAD_PYTHON="$py" THREADS=8 IMAGES=${PAPER_IMAGES:-4} SCORE="fp32 fp16 bf16" \
+  SCORE_BATCH=${PAPER_SCORE_BATCH:-3} TRAIN_BATCHES="1 2" LOCK="$out/paper.lock" \
+  "$src/experiments/bench/bench_paper.sh" "$build" > "$out/paper.log" 2>&1
+echo "paper-size benchmark on cuda rc=$?" | tee -a "$out/summary.txt"
+tail -20 "$out/paper.log" >> "$out/summary.txt"
