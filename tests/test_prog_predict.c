@@ -436,6 +436,47 @@ static void test_maps_round_trip(void)
     CU_ASSERT_EQUAL(ddad_test_system(EVAL " --maps-dir '%s/export' > /dev/null 2>&1", bin, g_dir), 2);
 }
 
+/* --export-maps at the images' original size: the maps of a 32 px model
+ * evaluated on 48 px images are written as 48 x 48 TIFFs, torch's bilinear
+ * upsampling (align_corners false) of the stored 32 px maps. Runs last: it
+ * re-evaluates the run on other data (maps.h5 and threshold.json change). */
+static void test_export_upsamples(void)
+{
+    CU_ASSERT_FATAL(setup());
+    CU_ASSERT_FATAL(ddad_test_python_has("numpy,h5py,tifffile,torch"));
+    char root[4300], cfg[4300];
+    snprintf(root, sizeof root, "%s/synthetic48", g_dir);
+    snprintf(cfg, sizeof cfg, "%s/woven.yaml", g_dir);
+    const char *cats[] = {"woven"};
+    ddad_synth_opts_t o = ddad_synth_opts_default();
+    o.out = root;
+    o.size = 48;
+    o.n_train = 8;
+    o.n_test_good = 2;
+    o.n_test_defect = 2;
+    o.categories = cats;
+    o.n_categories = 1;
+    CU_ASSERT_EQUAL_FATAL(ddad_synth_generate(&o, NULL, NULL), DDAD_OK);
+    int rc = ddad_test_system(EVAL " '%s' --quiet --set data.root='%s' --export-maps '%s/export48' > /dev/null 2>&1",
+                              ddad_test_bin_dir(), cfg, root, g_dir);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    rc = py("import h5py, os, numpy as np, tifffile, torch\n"
+            "import torch.nn.functional as F\n"
+            "D, RUN = os.environ['DIR'], os.environ['RUN']\n"
+            "with h5py.File(RUN + '/maps.h5', 'r') as f:\n"
+            "    names = [n.decode() if isinstance(n, bytes) else n for n in f['names'][:]]\n"
+            "    maps = f['maps'][:]\n"
+            "assert maps.shape[1:] == (32, 32) and len(names) == maps.shape[0] >= 4, maps.shape\n"
+            "for i, n in enumerate(names):\n"
+            "    t = tifffile.imread(D + '/export48/woven/' + os.path.splitext(n)[0] + '.tiff')\n"
+            "    ref = F.interpolate(torch.from_numpy(maps[i])[None, None], size=(48, 48), mode='bilinear',\n"
+            "                        align_corners=False)[0, 0].numpy()\n"
+            "    assert t.shape == (48, 48) and t.dtype == np.float32, (n, t.shape)\n"
+            "    err = np.abs(t - ref).max() / max(1.0, np.abs(ref).max())\n"
+            "    assert err < 1e-5, (n, err)\n");
+    CU_ASSERT_EQUAL(rc, 0);
+}
+
 int main(void)
 {
     static const ddad_test_t tests[] = {{"usage", test_usage},
@@ -445,6 +486,7 @@ int main(void)
                                         {"predict --calib rules", test_predict_calib},
                                         {"predict a unified run", test_predict_unified},
                                         {"TIFF export/import, foreign maps file", test_maps_round_trip},
+                                        {"TIFF export at the original size (upsampled)", test_export_upsamples},
                                         {0}};
     int rc = ddad_test_main("prog_predict", tests);
     if (g_dir && rc == 0) {
