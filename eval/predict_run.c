@@ -194,7 +194,7 @@ typedef struct out {
 static void write_header(out_t *o)
 {
     if (o->format != OUT_JSONL)
-        fputs("path,score,normalized,threshold,label,ms_per_image\n", o->f);
+        fputs("path,score,normalized,threshold,label,ms_per_image,feature_weights\n", o->f);
 }
 
 static void csv_field(FILE *f, const char *s)
@@ -218,7 +218,8 @@ static void csv_num(FILE *f, double v)
         fprintf(f, "%.6g", v);
 }
 
-static void write_row(out_t *o, const char *path, const ddad_scorer_result_t *r, bool has_thr, double ms)
+static void write_row(out_t *o, const char *path, const ddad_scorer_result_t *r, bool has_thr, double ms,
+                      const char *features)
 {
     const char *label = !has_thr ? "unknown" : r->is_anomalous ? "anomalous" : "good";
     if (o->format == OUT_JSONL) {
@@ -230,7 +231,9 @@ static void write_row(out_t *o, const char *path, const ddad_scorer_result_t *r,
         ddad_json_number(o->f, r->normalized);
         fputs(", \"threshold\": ", o->f);
         ddad_json_number(o->f, r->threshold);
-        fprintf(o->f, ", \"label\": \"%s\", \"ms_per_image\": %.2f}\n", label, ms);
+        fprintf(o->f, ", \"label\": \"%s\", \"ms_per_image\": %.2f, \"feature_weights\": ", label, ms);
+        ddad_json_string(o->f, features);
+        fputs("}\n", o->f);
     } else {
         csv_field(o->f, path);
         fputc(',', o->f);
@@ -239,7 +242,9 @@ static void write_row(out_t *o, const char *path, const ddad_scorer_result_t *r,
         csv_num(o->f, r->normalized);
         fputc(',', o->f);
         csv_num(o->f, r->threshold);
-        fprintf(o->f, ",%s,%.2f\n", label, ms);
+        fprintf(o->f, ",%s,%.2f,", label, ms);
+        csv_field(o->f, features);
+        fputc('\n', o->f);
     }
     o->scored++;
     o->anomalous += has_thr && r->is_anomalous;
@@ -329,7 +334,7 @@ static ddad_status_t predict(const predict_args_t *a, ddad_scorer_t *sc, const p
         st = ddad_scorer_score_rgb_batch(sc, rgb, ws, hs, nb, res);
         const double ms = 1000.0 * (now_s() - tb) / nb;
         for (int j = 0; j < nb && st == DDAD_OK; j++) {
-            write_row(o, ents[j]->path, &res[j], has_thr, ms);
+            write_row(o, ents[j]->path, &res[j], has_thr, ms, ddad_scorer_feature_weights(sc));
             st = save_files(a, out_dir, ents[j], &imgs[j], &res[j], &cal);
         }
         for (int j = 0; j < nb; j++) {
@@ -362,15 +367,26 @@ done:
     return st;
 }
 
-static void print_table(FILE *out, const char *csv_path)
+static void print_table(FILE *out, const char *csv_path, const char *features)
 {
     FILE *f = fopen(csv_path, "r");
     if (!f)
         return;
+    /* the last column (the same feature weights on every row) is said once,
+     * below the table: its CSV form is cut from the end of each line */
+    char suffix[1200] = ",";
+    FILE *mf = fmemopen(suffix + 1, sizeof suffix - 1, "w");
+    if (mf) {
+        csv_field(mf, features);
+        fclose(mf);
+    }
     char line[8192];
     bool header = true;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
+        size_t n = strlen(line), k = header ? strlen(",feature_weights") : strlen(suffix);
+        if (n >= k && !strcmp(line + n - k, header ? ",feature_weights" : suffix))
+            line[n - k] = '\0';
         /* path may be quoted; split from the right: 5 numeric/label fields */
         char *fields[6];
         char *p = line + strlen(line);
@@ -397,6 +413,7 @@ static void print_table(FILE *out, const char *csv_path)
         }
     }
     fclose(f);
+    fprintf(out, "feature weights: %s\n", features);
 }
 
 int predict_run(const predict_args_t *a, const char *run, const ddad_config_t *cfg, bool have_cfg)
@@ -474,7 +491,7 @@ int predict_run(const predict_args_t *a, const char *run, const ddad_config_t *c
     if (st != DDAD_OK)
         goto fail;
     if (a->format == OUT_TABLE)
-        print_table(stdout, out_path);
+        print_table(stdout, out_path, ddad_scorer_feature_weights(sc));
     if (!a->quiet || a->format == OUT_TABLE)
         fprintf(a->format == OUT_TABLE ? stdout : stderr, "%zu scored, %zu anomalous, %zu failed -> %s\n", o.scored,
                 o.anomalous, o.failed, out_path);

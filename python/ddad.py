@@ -120,6 +120,8 @@ def load_library(path=None):
     lib.ddad_scorer_image_size.restype = ctypes.c_int
     lib.ddad_scorer_checkpoint.argtypes = [P]
     lib.ddad_scorer_checkpoint.restype = ctypes.c_char_p
+    lib.ddad_scorer_feature_weights.argtypes = [P]
+    lib.ddad_scorer_feature_weights.restype = ctypes.c_char_p
     lib.ddad_scorer_category.argtypes = [P]
     lib.ddad_scorer_category.restype = ctypes.c_char_p
     lib.ddad_scorer_result_free.argtypes = [ctypes.POINTER(_Result)]
@@ -174,6 +176,12 @@ class Scorer:
     @property
     def checkpoint(self):
         return self._lib.ddad_scorer_checkpoint(self._s).decode()
+
+    @property
+    def feature_weights(self):
+        """The feature extractor's weights file, or "random (seed N...)" (scores
+        not those of the ImageNet network), or "none"."""
+        return self._lib.ddad_scorer_feature_weights(self._s).decode()
 
     @property
     def calibration(self):

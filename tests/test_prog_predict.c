@@ -235,6 +235,8 @@ static void test_predict_folder(void)
             "assert not any('broken' in r['path'] or 'notes' in r['path'] for r in rows), names\n"
             "thr = json.load(open(RUN + '/threshold.json'))['thresholds'][0]\n"
             "s = Scorer(RUN)\n"
+            "assert s.feature_weights == rows[0]['feature_weights'] and s.feature_weights.startswith('random'), "
+            "s.feature_weights\n"
             "cal = s.calibration\n"
             "assert cal['rule'] == 'max' and cal['images'] == 2 and cal['normalized'], cal\n"
             "# output stems: the path below the folder given (or the file name), '/' -> '_', '_2' on collisions\n"
@@ -282,12 +284,20 @@ static void test_predict_folder(void)
     CU_ASSERT_EQUAL(py("import json, os\n"
                        "L = [json.loads(l) for l in open(os.environ['DIR'] + '/pj/predictions.jsonl')]\n"
                        "assert len(L) == 4 and all(set(x) == {'path', 'score', 'normalized', 'threshold', 'label',\n"
-                       "    'ms_per_image'} for x in L), L\n"),
+                       "    'ms_per_image', 'feature_weights'} for x in L), L\n"
+                       "# the run has no features.weights: every row says its scores come from random weights\n"
+                       "assert all(x['feature_weights'].startswith('random (seed ') for x in L), L[0]\n"
+                       "import csv\n"
+                       "R = list(csv.DictReader(open(os.environ['DIR'] + '/pred/predictions.csv')))\n"
+                       "assert R and all(r['feature_weights'] == L[0]['feature_weights'] for r in R), R[0]\n"),
                     0);
-    rc = ddad_test_system(PREDICT " '%s' '%s/new/sub/h.png' --out '%s/pt' --format table 2>/dev/null | "
-                          "grep -q '1 scored, .* 0 failed'",
-                          bin, g_run, g_dir, g_dir);
+    rc = ddad_test_system(PREDICT " '%s' '%s/new/sub/h.png' --out '%s/pt' --format table 2>/dev/null > '%s/pt.txt'",
+                          bin, g_run, g_dir, g_dir, g_dir);
     CU_ASSERT_EQUAL(rc, 0);
+    /* the table: the counts, and the feature weights once below it (not as a column) */
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '1 scored, .* 0 failed' '%s/pt.txt' && "
+                                     "grep -q '^feature weights: random (seed ' '%s/pt.txt' && "
+                                     "! grep -q 'feature_weights' '%s/pt.txt'", g_dir, g_dir, g_dir), 0);
 }
 
 /* --calib: rules on good images, f1 refused with good images only, f1 with

@@ -295,6 +295,13 @@ bool ddad_scorer_has_threshold(const ddad_scorer_t *s) { return s && s->has_thre
 const char *ddad_scorer_run_dir(const ddad_scorer_t *s) { return s ? s->run_dir : ""; }
 const char *ddad_scorer_category(const ddad_scorer_t *s) { return s ? s->category : ""; }
 
+const char *ddad_scorer_feature_weights(const ddad_scorer_t *s)
+{
+    if (!s)
+        return "";
+    return s->model.has_features ? s->model.effnet.source : "none";
+}
+
 int ddad_scorer_category_count(const ddad_scorer_t *s)
 {
     return s ? (int)ddad_config_categories(&s->model.cfg, NULL, 0) : 0;

@@ -127,6 +127,10 @@ DDAD_API int ddad_scorer_category_count(const ddad_scorer_t *s);
 /* Model input side in pixels, and the checkpoint that was loaded (owned by s). */
 DDAD_API int ddad_scorer_image_size(const ddad_scorer_t *s);
 DDAD_API const char *ddad_scorer_checkpoint(const ddad_scorer_t *s);
+/* The feature extractor's weights (owned by s): the weights file, or
+ * "random (seed N...)" when the run has none (scores are then not those of
+ * the ImageNet network), or "none" for a method without features. */
+DDAD_API const char *ddad_scorer_feature_weights(const ddad_scorer_t *s);
 
 DDAD_API void ddad_scorer_result_free(ddad_scorer_result_t *result);
 DDAD_API void ddad_scorer_close(ddad_scorer_t *s);
