@@ -55,7 +55,9 @@ void ddad_runtime_reexec(char **argv)
      * harmlessly, for child processes) */
 }
 
-bool ddad_runtime_model_path(char *buf, size_t cap)
+/* The model side's path for this executable into buf (cap bytes); false
+ * when /proc/self/exe cannot be read or the path does not fit. */
+static bool model_path(char *buf, size_t cap)
 {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -74,7 +76,7 @@ int ddad_runtime_exec_model(char **argv)
 {
     const char *prog = argv && argv[0] ? argv[0] : "ddad";
     char path[4200];
-    if (!ddad_runtime_model_path(path, sizeof path)) {
+    if (!model_path(path, sizeof path)) {
         fprintf(stderr, "%s: error: cannot locate this program (/proc/self/exe) to start its model side\n", prog);
         return 1;
     }

@@ -38,7 +38,6 @@
 #define DDAD_RUNTIME_H
 
 #include <stdbool.h>
-#include <stddef.h>
 
 /* Returns only when no re-execution was needed or possible. */
 void ddad_runtime_reexec(char **argv);
@@ -48,10 +47,6 @@ void ddad_runtime_reexec(char **argv);
  * argv (OMP_WAIT_POLICY=PASSIVE set unless the user set it). Returns only
  * on failure, after saying so on stderr: the exit code to return (1). */
 int ddad_runtime_exec_model(char **argv);
-
-/* The model side's path for this executable into buf (cap bytes); false
- * when /proc/self/exe cannot be read or the path does not fit. */
-bool ddad_runtime_model_path(char *buf, size_t cap);
 
 /* True when the wait policy was set by the early hook of this process
  * (for tests). */

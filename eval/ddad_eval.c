@@ -190,9 +190,9 @@ static int run_maps(const eval_args_t *a)
     double limit = isnan(a->pro_limit) ? 0.3 : a->pro_limit;
     ddad_status_t st = ddad_metrics_from_mapsfile(a->maps, limit, &rec);
     if (st != DDAD_OK)
-        return eval_fail_exit(st);
+        return ddad_cli_fail(&a->cli, st);
     st = ddad_report_write(stdout, &rec, 1, a->format);
-    return st == DDAD_OK ? 0 : eval_fail_exit(st);
+    return st == DDAD_OK ? 0 : ddad_cli_fail(&a->cli, st);
 }
 
 /* Metrics of a folder of TIFF maps in MVTec's layout against ROOT's ground
@@ -245,7 +245,7 @@ static int run_maps_dir(const eval_args_t *a)
     if (n > 0) {
         ddad_status_t st = ddad_report_write(stdout, recs, n, a->format);
         if (st != DDAD_OK)
-            return eval_fail_exit(st);
+            return ddad_cli_fail(&a->cli, st);
     }
     return last == DDAD_OK ? 0 : ddad_status_exit_code(last);
 }
@@ -267,7 +267,7 @@ int main(int argc, char **argv)
         ddad_config_t cfg;
         ddad_status_t st = ddad_cli_load_config(&a.cli, a.config, &cfg);
         if (st != DDAD_OK)
-            return eval_fail_exit(st);
+            return ddad_cli_fail(&a.cli, st);
         if (a.cli.print_config)
             return ddad_cli_print_config(&cfg);
     }

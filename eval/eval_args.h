@@ -8,7 +8,6 @@
 #define DDAD_EVAL_ARGS_H
 
 #include <stdbool.h>
-#include <stdio.h>
 
 #include "cli.h"
 #include "data_format.h"
@@ -24,13 +23,6 @@ typedef struct eval_args {
     bool save_images, quiet, all, threshold_f1;
     int threshold_images;
 } eval_args_t;
-
-/* "ddad-eval: error: <last error>"; returns the status's exit code. */
-static inline int eval_fail_exit(ddad_status_t st)
-{
-    fprintf(stderr, "ddad-eval: error: %s\n", ddad_last_error());
-    return ddad_status_exit_code(st);
-}
 
 /* The model side (eval_configs.c); each returns the exit code. */
 int eval_configs_one(const eval_args_t *a);      /* CONFIG: its run (every category of a unified run) */

@@ -102,7 +102,7 @@ int eval_configs_all(const eval_args_t *a)
         ddad_config_t cfg;
         ddad_status_t st = ddad_cli_load_config(&a->cli, a->config, &cfg);
         if (st != DDAD_OK)
-            return eval_fail_exit(st);
+            return ddad_cli_fail(&a->cli, st);
         done = eval_config(a, &cfg, a->categories, recs, &n, cap, true, &last);
     } else {
         const char *names[EVAL_MAX_CATEGORIES + DDAD_MVTEC_CATEGORY_COUNT];
@@ -140,7 +140,7 @@ int eval_configs_all(const eval_args_t *a)
     }
     ddad_status_t st = ddad_report_write(stdout, recs, n, a->format);
     if (st != DDAD_OK)
-        return eval_fail_exit(st);
+        return ddad_cli_fail(&a->cli, st);
     if (eval_interrupted)
         return ddad_status_exit_code(DDAD_STATUS_INTERRUPTED);
     if (done == 0) {
@@ -155,7 +155,7 @@ int eval_configs_one(const eval_args_t *a)
     ddad_config_t cfg;
     ddad_status_t st = ddad_cli_load_config(&a->cli, a->config, &cfg);
     if (st != DDAD_OK)
-        return eval_fail_exit(st);
+        return ddad_cli_fail(&a->cli, st);
     if (!a->quiet)
         ddad_config_print(&cfg, stderr, DDAD_CONFIG_FORMAT_TABLE);
     ddad_metrics_record_t recs[EVAL_MAX_CATEGORIES];
@@ -167,5 +167,5 @@ int eval_configs_one(const eval_args_t *a)
         return ddad_status_exit_code(last != DDAD_OK ? last : DDAD_STATUS_DATA);
     }
     st = ddad_report_write(stdout, recs, n, a->format);
-    return st == DDAD_OK ? 0 : eval_fail_exit(st);
+    return st == DDAD_OK ? 0 : ddad_cli_fail(&a->cli, st);
 }

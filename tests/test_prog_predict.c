@@ -50,6 +50,22 @@ static int make_run(const char *cfg_path, char *run, size_t cap)
     return rc;
 }
 
+/* A synthetic "woven" category at root: size px, 8 training images,
+ * n_good good and 2 defective test images per defect kind. */
+static ddad_status_t synth_woven(const char *root, int size, int n_good)
+{
+    const char *cats[] = {"woven"};
+    ddad_synth_opts_t o = ddad_synth_opts_default();
+    o.out = root;
+    o.size = size;
+    o.n_train = 8;
+    o.n_test_good = n_good;
+    o.n_test_defect = 2;
+    o.categories = cats;
+    o.n_categories = 1;
+    return ddad_synth_generate(&o, NULL, NULL);
+}
+
 static bool setup(void)
 {
     if (g_ready)
@@ -57,16 +73,7 @@ static bool setup(void)
     g_dir = ddad_test_mkdtemp("prog-predict");
     char root[4200], cfg[4200];
     snprintf(root, sizeof root, "%s/synthetic", g_dir);
-    const char *cats[] = {"woven"};
-    ddad_synth_opts_t o = ddad_synth_opts_default();
-    o.out = root;
-    o.size = 32;
-    o.n_train = 8;
-    o.n_test_good = 3;
-    o.n_test_defect = 2;
-    o.categories = cats;
-    o.n_categories = 1;
-    if (ddad_synth_generate(&o, NULL, NULL) != DDAD_OK)
+    if (synth_woven(root, 32, 3) != DDAD_OK)
         return false;
     snprintf(cfg, sizeof cfg, "%s/woven.yaml", g_dir);
     FILE *f = fopen(cfg, "w");
@@ -457,16 +464,7 @@ static void test_export_upsamples(void)
     char root[4300], cfg[4300];
     snprintf(root, sizeof root, "%s/synthetic48", g_dir);
     snprintf(cfg, sizeof cfg, "%s/woven.yaml", g_dir);
-    const char *cats[] = {"woven"};
-    ddad_synth_opts_t o = ddad_synth_opts_default();
-    o.out = root;
-    o.size = 48;
-    o.n_train = 8;
-    o.n_test_good = 2;
-    o.n_test_defect = 2;
-    o.categories = cats;
-    o.n_categories = 1;
-    CU_ASSERT_EQUAL_FATAL(ddad_synth_generate(&o, NULL, NULL), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(synth_woven(root, 48, 2), DDAD_OK);
     int rc = ddad_test_system(EVAL " '%s' --quiet --set data.root='%s' --export-maps '%s/export48' > /dev/null 2>&1",
                               ddad_test_bin_dir(), cfg, root, g_dir);
     CU_ASSERT_EQUAL_FATAL(rc, 0);

@@ -8,7 +8,6 @@
 #define DDAD_BASELINES_ARGS_H
 
 #include <stdbool.h>
-#include <stdio.h>
 
 #include "cli.h"
 #include "config.h"
@@ -29,13 +28,6 @@ typedef struct args {
     ddad_report_format_t format;
     bool quiet;
 } args_t;
-
-/* PROG ": error: <last error>"; returns the status's exit code. */
-static inline int fail_exit(ddad_status_t st)
-{
-    fprintf(stderr, PROG ": error: %s\n", ddad_last_error());
-    return ddad_status_exit_code(st);
-}
 
 /* The model side: runs the detectors of a on the data of cfg (cfg as
  * loaded, --set, --category and --device applied); returns the exit code. */

@@ -558,12 +558,12 @@ int baselines_run(const args_t *a, const ddad_config_t *cfg)
     const char *cats[MAX_CATEGORIES];
     size_t nc = ddad_config_categories(&r.cfg, cats, MAX_CATEGORIES);
     if (nc == 0)
-        return fail_exit(ddad_fail(DDAD_STATUS_CONFIG, "data.category names no category"));
+        return ddad_cli_fail(&a->cli, ddad_fail(DDAD_STATUS_CONFIG, "data.category names no category"));
     if (nc > MAX_CATEGORIES)
         nc = MAX_CATEGORIES;
     result_t *results = calloc(2 * nc, sizeof *results);
     if (!results)
-        return fail_exit(ddad_fail(DDAD_STATUS_NOMEM, "out of memory"));
+        return ddad_cli_fail(&a->cli, ddad_fail(DDAD_STATUS_NOMEM, "out of memory"));
     size_t n = 0;
     char dump_tmp[4200] = "", out_tmp[4200] = "";
     FILE *out_fp = NULL;
@@ -632,6 +632,6 @@ fail:
         ddad_effnet_free(&r.net);
     free(results);
     if (st != DDAD_OK)
-        return fail_exit(st);
+        return ddad_cli_fail(&a->cli, st);
     return 0;
 }

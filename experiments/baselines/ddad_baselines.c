@@ -173,7 +173,7 @@ int main(int argc, char **argv)
     ddad_config_t cfg;
     ddad_status_t st = load_config(&a, &cfg);
     if (st != DDAD_OK)
-        return fail_exit(st);
+        return ddad_cli_fail(&a.cli, st);
     if (a.cli.print_config)
         return ddad_cli_print_config(&cfg);
 #ifdef DDAD_FRONT_END
