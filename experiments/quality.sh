@@ -17,10 +17,11 @@
 #          exists (make -f Makefile.data textures).
 # --quick  the main setting and the floors only (no scoring ablations).
 # --train-ablations  also retrain with the training levers (iterations, rotation
-#          augmentation, image size 128) - each one is a full training run.
+#          augmentation, learning rate, model width, image size 128) - each
+#          one is a full training run.
 # Runs go to <out>/runs (resumed when a checkpoint is there: delete it to retrain).
 # Exit codes: 0 ok, 2 usage or a program not built, 4 no data set found.
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 source "$(dirname "$0")/common.sh"
 config="$root/configs/cpu_real.yaml"
 datas=()
@@ -59,6 +60,7 @@ log="$out/quality.log"
 ablations=(
   "paper scoring (image z-score, t 5/50/100, 1 draw, no smoothing, alpha 0.5)|--set score.normalize=image --set score.timesteps=[5,50,100] --set score.noise_draws=1 --set score.smooth_sigma=0 --set score.alpha=0.5"
   "normalize image (per-image z-score, the authors')|--set score.normalize=image"
+  "good_std global (one std over all held-out pixels)|--set score.good_std=global"
   "timesteps 5/50/100 (the paper's)|--set score.timesteps=[5,50,100]"
   "noise_draws 1|--set score.noise_draws=1"
   "smooth_sigma 0|--set score.smooth_sigma=0"
@@ -68,7 +70,9 @@ ablations=(
 train_ablations=(
   "iterations 250|--set train.iterations=250"
   "no rotation augmentation|--set data.rotation_deg=0"
-  "image size 128|--set data.image_size=128 --set score.smooth_sigma=8"
+  "learning rate 6e-4 (3x)|--set train.lr=6e-4"
+  "model channels 48 (2.2x the UNet work)|--set model.channels=48"
+  "image size 128, 250 iterations (same work as 64 px x 1000)|--set data.image_size=128 --set score.smooth_sigma=8 --set train.iterations=250"
 )
 
 now() { date +%s.%N; }

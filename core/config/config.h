@@ -96,6 +96,8 @@ typedef enum ddad_score_method { DDAD_SCORE_METHOD_DDAD = 0, DDAD_SCORE_METHOD_R
  * good  = per-pixel mean and overall std of each branch over held-out good
  *         images (data.val_split), stored in the run as reference.h5. */
 typedef enum ddad_score_normalize { DDAD_SCORE_NORMALIZE_IMAGE = 0, DDAD_SCORE_NORMALIZE_GOOD } ddad_score_normalize_t;
+/* score.good_std: the scale of score.normalize good, one number or one per pixel */
+typedef enum ddad_score_good_std { DDAD_SCORE_GOOD_STD_GLOBAL = 0, DDAD_SCORE_GOOD_STD_PIXEL } ddad_score_good_std_t;
 typedef enum ddad_feature_timestep {
     DDAD_FEATURE_TIMESTEP_SAME = 0,      /* feature head sees the same t as x_t (ddad)        */
     DDAD_FEATURE_TIMESTEP_RESPACED_QUIRK /* authors' code: respaced index, original noise     */
@@ -183,6 +185,7 @@ typedef struct ddad_config_score {
     ddad_config_ints_t timesteps; /* respaced indices                        */
     int noise_draws;            /* noise draws averaged per timestep         */
     ddad_score_normalize_t normalize;
+    ddad_score_good_std_t good_std;
     double alpha;               /* pixel-map weight                          */
     int topk;
     ddad_image_score_t image_score;

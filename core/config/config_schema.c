@@ -55,6 +55,7 @@ static const char *const k_precisions[] = {"fp32", "fp16", "bf16", NULL};
 static const char *const k_image_scores[] = {"topk_mean", "max", NULL};
 static const char *const k_methods[] = {"ddad", "rgb", NULL};
 static const char *const k_normalizes[] = {"image", "good", NULL};
+static const char *const k_good_stds[] = {"global", "pixel", NULL};
 static const char *const k_feature_timesteps[] = {"same", "respaced_quirk", NULL};
 static const char *const k_resolutions[] = {"model", "original", NULL};
 static const char *const k_dist_backends[] = {"auto", "gloo", "nccl", NULL};
@@ -259,6 +260,9 @@ static const ddad_config_key_t k_schema[] = {
     K_ENUM("score.normalize", score.normalize, "image", k_normalizes,
            "Scale of the maps before alpha combines them: image = per-image z-score of the KL map (the authors'); "
            "good = per-pixel mean and overall std of each map over held-out good images (needs data.val_split)."),
+    K_ENUM("score.good_std", score.good_std, "global", k_good_stds,
+           "With score.normalize good, the std each map is divided by: global = one over all pixels of the held-out "
+           "images; pixel = one per pixel, shrunk toward the global one as if 5 more images had it (aligned objects)."),
     K_DBL("score.alpha", score.alpha, "0.5", 0, 1, 0, "Anomaly map = alpha * pixel map + (1 - alpha) * feature map."),
     K_INT("score.topk", score.topk, "64", 1, IMAX, "Image score = mean of the top-k pixels."),
     K_ENUM("score.image_score", score.image_score, "topk_mean", k_image_scores, "Image score from the anomaly map."),

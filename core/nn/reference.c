@@ -91,9 +91,12 @@ ddad_status_t ddad_reference_acc_finish(ddad_reference_acc_t *a, ddad_score_refe
     out->h = a->h;
     out->w = a->w;
     out->n_images = a->n;
+    const double k = DDAD_REFERENCE_SHRINK_IMAGES;
     for (int b = 0; b < (a->has_feat ? 2 : 1); b++) {
-        float *mean = malloc((size_t)hw * sizeof *mean);
-        if (!mean) {
+        float *mean = malloc((size_t)hw * sizeof *mean), *sd_map = malloc((size_t)hw * sizeof *sd_map);
+        if (!mean || !sd_map) {
+            free(mean);
+            free(sd_map);
             st = ddad_fail(DDAD_STATUS_NOMEM, "reference statistics: out of memory");
             break;
         }
@@ -102,16 +105,23 @@ ddad_status_t ddad_reference_acc_finish(ddad_reference_acc_t *a, ddad_score_refe
             double mu = a->sum[b][p] / n;
             mean[p] = (float)mu;
             double r = a->sum2[b][p] - n * mu * mu;
-            ss += r > 0 ? r : 0;
+            r = r > 0 ? r : 0;
+            sd_map[p] = (float)r; /* the pixel's sum of squares, scaled below */
+            ss += r;
         }
         double sd = sqrt(ss / (n * (double)hw - 1.0));
         if (!(sd > 0) || !isfinite(sd))
             sd = 1.0; /* constant maps: leave the scale alone */
+        /* per pixel: (n var_p + k sd^2) / (n + k), var_p = sum of squares / n */
+        for (int64_t p = 0; p < hw; p++)
+            sd_map[p] = (float)sqrt(((double)sd_map[p] + k * sd * sd) / (n + k));
         if (b == 0) {
             out->pixel_mean = mean;
+            out->pixel_std_map = sd_map;
             out->pixel_std = sd;
         } else {
             out->feat_mean = mean;
+            out->feat_std_map = sd_map;
             out->feat_std = sd;
         }
     }
@@ -121,14 +131,19 @@ ddad_status_t ddad_reference_acc_finish(ddad_reference_acc_t *a, ddad_score_refe
     return st;
 }
 
-void ddad_reference_apply(const ddad_score_reference_t *ref, float *pixel, float *feat)
+/* map = (map - mean) / (sd_map ? sd_map : sd), per pixel */
+static void normalize_branch(float *map, int64_t hw, const float *mean, const float *sd_map, double sd)
+{
+    for (int64_t p = 0; p < hw; p++)
+        map[p] = (float)(((double)map[p] - mean[p]) / (sd_map ? (double)sd_map[p] : sd));
+}
+
+void ddad_reference_apply(const ddad_score_reference_t *ref, bool per_pixel, float *pixel, float *feat)
 {
     const int64_t hw = ref->h * ref->w;
-    for (int64_t p = 0; p < hw; p++)
-        pixel[p] = (float)(((double)pixel[p] - ref->pixel_mean[p]) / ref->pixel_std);
+    normalize_branch(pixel, hw, ref->pixel_mean, per_pixel ? ref->pixel_std_map : NULL, ref->pixel_std);
     if (feat && ref->feat_mean)
-        for (int64_t p = 0; p < hw; p++)
-            feat[p] = (float)(((double)feat[p] - ref->feat_mean[p]) / ref->feat_std);
+        normalize_branch(feat, hw, ref->feat_mean, per_pixel ? ref->feat_std_map : NULL, ref->feat_std);
 }
 
 void ddad_reference_free(ddad_score_reference_t *ref)
@@ -137,6 +152,8 @@ void ddad_reference_free(ddad_score_reference_t *ref)
         return;
     free(ref->pixel_mean);
     free(ref->feat_mean);
+    free(ref->pixel_std_map);
+    free(ref->feat_std_map);
     memset(ref, 0, sizeof *ref);
 }
 
@@ -158,6 +175,10 @@ ddad_status_t ddad_reference_save(const ddad_score_reference_t *ref, const char 
         st = ddad_h5_write(f, "pixel_mean", DDAD_H5_F32, ref->pixel_mean, shape, 2, 0);
     if (st == DDAD_OK && ref->feat_mean)
         st = ddad_h5_write(f, "feat_mean", DDAD_H5_F32, ref->feat_mean, shape, 2, 0);
+    if (st == DDAD_OK && ref->pixel_std_map)
+        st = ddad_h5_write(f, "pixel_std_map", DDAD_H5_F32, ref->pixel_std_map, shape, 2, 0);
+    if (st == DDAD_OK && ref->feat_std_map)
+        st = ddad_h5_write(f, "feat_std_map", DDAD_H5_F32, ref->feat_std_map, shape, 2, 0);
     if (st == DDAD_OK)
         st = ddad_h5_set_attr_f64(f, "/", "pixel_std", ref->pixel_std);
     if (st == DDAD_OK)
@@ -180,6 +201,16 @@ ddad_status_t ddad_reference_save(const ddad_score_reference_t *ref, const char 
     return st;
 }
 
+/* Reads the (shape) float map NAME into a new *out when the file has it. */
+static ddad_status_t read_optional_map(ddad_h5_t *f, const char *name, const int64_t shape[2], float **out)
+{
+    if (!ddad_h5_exists(f, name))
+        return DDAD_OK;
+    if (!(*out = malloc((size_t)(shape[0] * shape[1]) * sizeof(float))))
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
+    return ddad_h5_read_into(f, name, DDAD_H5_F32, *out, shape, 2);
+}
+
 ddad_status_t ddad_reference_load(ddad_score_reference_t *ref, const char *path, int64_t h, int64_t w)
 {
     memset(ref, 0, sizeof *ref);
@@ -197,17 +228,29 @@ ddad_status_t ddad_reference_load(ddad_score_reference_t *ref, const char *path,
     if (st == DDAD_OK && strcmp(fmt, DDAD_REFERENCE_FORMAT) != 0)
         st = ddad_fail(DDAD_STATUS_DATA, "%s: format '%s', expected '%s'", path, fmt, DDAD_REFERENCE_FORMAT);
     free(fmt);
+    int64_t version = 0;
+    if (st == DDAD_OK)
+        st = ddad_h5_get_attr_i64(f, "/", "format_version", &version);
+    if (st == DDAD_OK && version > DDAD_REFERENCE_VERSION)
+        st = ddad_fail(DDAD_STATUS_DATA, "%s: format_version %lld is newer than this ddad reads (%d)", path,
+                       (long long)version, DDAD_REFERENCE_VERSION);
     ref->h = h;
     ref->w = w;
     if (st == DDAD_OK && !(ref->pixel_mean = malloc((size_t)(h * w) * sizeof(float))))
         st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
     if (st == DDAD_OK)
         st = ddad_h5_read_into(f, "pixel_mean", DDAD_H5_F32, ref->pixel_mean, shape, 2);
-    if (st == DDAD_OK && ddad_h5_exists(f, "feat_mean")) {
-        if (!(ref->feat_mean = malloc((size_t)(h * w) * sizeof(float))))
-            st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
-        else
-            st = ddad_h5_read_into(f, "feat_mean", DDAD_H5_F32, ref->feat_mean, shape, 2);
+    if (st == DDAD_OK)
+        st = read_optional_map(f, "feat_mean", shape, &ref->feat_mean);
+    if (st == DDAD_OK)
+        st = read_optional_map(f, "pixel_std_map", shape, &ref->pixel_std_map);
+    if (st == DDAD_OK)
+        st = read_optional_map(f, "feat_std_map", shape, &ref->feat_std_map);
+    for (int64_t p = 0; st == DDAD_OK && p < h * w; p++) {
+        bool bad_pixel = ref->pixel_std_map && !(ref->pixel_std_map[p] > 0);
+        bool bad_feat = ref->feat_std_map && !(ref->feat_std_map[p] > 0);
+        if (bad_pixel || bad_feat)
+            st = ddad_fail(DDAD_STATUS_DATA, "%s: a per-pixel standard deviation is not positive (corrupt file?)", path);
     }
     if (st == DDAD_OK)
         st = ddad_h5_get_attr_f64(f, "/", "pixel_std", &ref->pixel_std);
@@ -241,6 +284,12 @@ ddad_status_t ddad_reference_use(struct ddad_model *model, ddad_score_reference_
     ddad_reference_path(path, sizeof path, run_dir, category, ddad_config_is_unified(&model->cfg));
     const int64_t S = model->cfg.data.image_size;
     ddad_status_t st = ddad_reference_load(ref, path, S, S);
+    if (st == DDAD_OK && model->cfg.score.good_std == DDAD_SCORE_GOOD_STD_PIXEL &&
+        (!ref->pixel_std_map || (ref->feat_mean && !ref->feat_std_map))) {
+        st = ddad_fail(DDAD_STATUS_DATA, "%s has no per-pixel standard deviations (score.good_std pixel): it was "
+                       "written by an older ddad; rerun ddad-eval on this run to recompute it", path);
+        ddad_reference_free(ref);
+    }
     if (st == DDAD_OK)
         model->reference = ref;
     return st;

@@ -16,19 +16,24 @@
  * raw KL in bits, not the per-image z-score):
  *   mean_b (H, W)  per-pixel mean of m_b over the n reference images;
  *   std_b          the standard deviation of m_b - mean_b over all pixels of
- *                  all reference images (one number: a per-pixel std from a
- *                  few dozen images would be noise).
- * Normalised map of a test image: z_b = (m_b - mean_b) / std_b. For an
- * aligned object the per-pixel mean removes what every good image has (rims,
- * edges, the feature extractor's border effects); for a texture it is nearly
- * flat. Dividing by std_b brings both branches to one scale, so that
- * score.alpha weighs them as it says.
+ *                  all reference images (one number; score.good_std global);
+ *   std_map_b (H, W) one standard deviation per pixel (score.good_std pixel),
+ *                  shrunk toward std_b: var = (n var_p + k std_b^2) / (n + k)
+ *                  with k = DDAD_REFERENCE_SHRINK_IMAGES, so that a pixel seen
+ *                  in a few dozen images does not get a noisy scale.
+ * Normalised map of a test image: z_b = (m_b - mean_b) / std_b (or / std_map_b).
+ * For an aligned object the per-pixel mean removes what every good image has
+ * (rims, edges, the feature extractor's border effects), and the per-pixel
+ * std damps what varies from one good image to the next (a highlight that
+ * moves); for a texture both are nearly flat. Dividing by the std brings
+ * both branches to one scale, so that score.alpha weighs them as it says.
  *
- * File (format "ddad-reference", format_version 1): /pixel_mean float32 (H, W),
- * /feat_mean float32 (H, W) (absent for score.method rgb), root attributes
- * pixel_std, feat_std, images (count), timesteps ("5,50,100"), noise_draws,
- * source (where the images came from). Written to "<path>.partial" and
- * renamed, so it is complete or absent.
+ * File (format "ddad-reference", format_version 2): /pixel_mean and
+ * /pixel_std_map float32 (H, W), /feat_mean and /feat_std_map float32 (H, W)
+ * (absent for score.method rgb), root attributes pixel_std, feat_std, images
+ * (count), timesteps ("5,50,100"), noise_draws, source (where the images came
+ * from). Version 1 files (no std maps) load, and serve score.good_std global
+ * only. Written to "<path>.partial" and renamed, so it is complete or absent.
  *
  * Ownership: a ddad_score_reference_t owns its arrays (ddad_reference_free,
  * which accepts a zeroed struct). The accumulator is freed by _finish or
@@ -48,13 +53,17 @@ extern "C" {
 #endif
 
 #define DDAD_REFERENCE_FORMAT "ddad-reference"
-#define DDAD_REFERENCE_VERSION 1
+#define DDAD_REFERENCE_VERSION 2
+/* pseudo-images of the global variance in each pixel's variance (std_map) */
+#define DDAD_REFERENCE_SHRINK_IMAGES 5
 
 typedef struct ddad_score_reference {
     int64_t h, w;
     int64_t n_images;
     float *pixel_mean;   // (H, W)
     float *feat_mean;    // (H, W) or NULL (no feature branch)
+    float *pixel_std_map; // (H, W); NULL when read from a version 1 file
+    float *feat_std_map;  // (H, W) or NULL (no feature branch, version 1)
     double pixel_std;
     double feat_std;     /* 0 without a feature branch                    */
 } ddad_score_reference_t;
@@ -70,8 +79,9 @@ ddad_status_t ddad_reference_acc_finish(ddad_reference_acc_t *acc, ddad_score_re
 void ddad_reference_acc_free(ddad_reference_acc_t *acc);
 
 /* Normalises one image's t-averaged maps in place: pixel (H, W) and feat
- * (H, W) (NULL: skipped). */
-void ddad_reference_apply(const ddad_score_reference_t *ref, float *pixel, float *feat);
+ * (H, W) (NULL: skipped), by the per-pixel std maps when per_pixel (which
+ * the reference must have: ddad_reference_use checks) else by the global std. */
+void ddad_reference_apply(const ddad_score_reference_t *ref, bool per_pixel, float *pixel, float *feat);
 
 ddad_status_t ddad_reference_save(const ddad_score_reference_t *ref, const char *path, const char *timesteps,
                                   int noise_draws, const char *source);

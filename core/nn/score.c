@@ -297,7 +297,7 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
                            r.pixel + i * HW, rgb ? NULL : r.feat + i * HW, map);
         if (sc->normalize == DDAD_SCORE_NORMALIZE_GOOD && m->reference) {
             float *px = r.pixel + i * HW, *ft = rgb ? NULL : r.feat + i * HW;
-            ddad_reference_apply(m->reference, px, ft);
+            ddad_reference_apply(m->reference, sc->good_std == DDAD_SCORE_GOOD_STD_PIXEL, px, ft);
             for (int64_t p = 0; p < HW; p++)
                 map[p] = ft ? (float)(sc->alpha * px[p] + (1.0 - sc->alpha) * ft[p]) : px[p];
         }
