@@ -38,6 +38,7 @@ static void test_install_and_example(void)
                            "lib/cmake/ddad/ddadTargets.cmake", "lib/pkgconfig/ddad.pc", "bin/ddad-predict",
                            "bin/ddad-train", "bin/ddad-eval", "bin/ddad-vis", "libexec/ddad/ddad-eval",
                            "libexec/ddad/ddad-train", "libexec/ddad/ddad-predict", "libexec/ddad/ddad-vis",
+                           "bin/ddad-import", "libexec/ddad/ddad-import",
                            "share/ddad/python/ddad.py"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         rc = ddad_test_system("test -e '%s/root/opt/ddad/%s'", dir, files[i]);

@@ -37,7 +37,8 @@ static void test_policy_set_before_libgomp(void)
 static void test_split_programs(void)
 {
     const char *bin = ddad_test_bin_dir();
-    static const char *const progs[] = {"ddad-eval", "ddad-train", "ddad-predict", "ddad-vis", "ddad-baselines"};
+    static const char *const progs[] = {"ddad-eval", "ddad-train", "ddad-predict", "ddad-vis", "ddad-baselines",
+                                        "ddad-import"};
     for (size_t i = 0; i < sizeof progs / sizeof *progs; i++) {
         /* the front end links no libtorch (nor libgomp); its model side does */
         CU_ASSERT_EQUAL(ddad_test_system("! ldd '%s/%s' | grep -E -q 'libtorch|libgomp'", bin, progs[i]), 0);

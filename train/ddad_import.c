@@ -5,13 +5,21 @@
  *
  * See core/torch/import.h for the rules of each kind. Exit codes: 0 ok,
  * 1 internal, 2 usage, 4 data (legacy/corrupt/foreign file, key or shape
- * mismatch), 5 I/O (missing input, unwritable output). */
+ * mismatch), 5 I/O (missing input, unwritable output).
+ *
+ * Built in two parts (ddad_add_split_program, core/runtime.h): the front end
+ * (DDAD_FRONT_END, no libtorch) answers --help and --version and checks the
+ * options; reading a checkpoint is the model side's. */
 #include <stdio.h>
 #include <string.h>
 
 #include "ddad_version.h"
+#include "import_kind.h"
+#include "runtime.h"
 #include "status.h"
+#ifndef DDAD_FRONT_END
 #include "torch/import.h"
+#endif
 
 static void usage(FILE *f)
 {
@@ -33,6 +41,7 @@ static void usage(FILE *f)
             "missing/unexpected key or wrong shape), 5 I/O (cannot read input or write output).\n");
 }
 
+#ifndef DDAD_FRONT_END
 static void print_shape(const ddad_checkpoint_entry_t *e)
 {
     if (e->ndim == 0)
@@ -66,8 +75,11 @@ static int list(const char *in)
     return 0;
 }
 
+#endif
+
 int main(int argc, char **argv)
 {
+    ddad_runtime_reexec(argv);
     ddad_import_kind_t kind = DDAD_IMPORT_AUTO;
     const char *pos[2];
     int npos = 0, do_list = 0;
@@ -99,18 +111,22 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (do_list) {
-        if (npos != 1) {
-            fprintf(stderr, "ddad-import: --list takes exactly one checkpoint\n");
-            return 2;
-        }
-        return list(pos[0]);
+    if (do_list && npos != 1) {
+        fprintf(stderr, "ddad-import: --list takes exactly one checkpoint\n");
+        return 2;
     }
-    if (npos != 2) {
+    if (!do_list && npos != 2) {
         fprintf(stderr, "ddad-import: expected IN.pt and OUT.h5 (see --help)\n");
         usage(stderr);
         return 2;
     }
+#ifdef DDAD_FRONT_END
+    (void)kind; /* checked above; the model side parses the same arguments */
+    (void)pos;
+    return ddad_runtime_exec_model(argv);
+#else
+    if (do_list)
+        return list(pos[0]);
     ddad_import_report_t rep;
     ddad_status_t st = ddad_import_checkpoint(pos[0], pos[1], kind, &rep);
     if (st) {
@@ -121,4 +137,5 @@ int main(int argc, char **argv)
            pos[0], ddad_import_kind_str(rep.kind), rep.container[0] ? " (in '" : "", rep.container,
            rep.container[0] ? "')" : "", rep.n_read, rep.n_dropped, rep.n_written, (long long)rep.n_params, pos[1]);
     return 0;
+#endif
 }

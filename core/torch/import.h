@@ -53,6 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "import_kind.h" /* ddad_import_kind_t, ddad_import_kind_str/_parse */
 #include "status.h"
 
 #ifdef __cplusplus
@@ -62,19 +63,6 @@ extern "C" {
 #define DDAD_IMPORT_FORMAT "ddad-weights"
 #define DDAD_IMPORT_FORMAT_VERSION 1
 #define DDAD_CHECKPOINT_MAX_DIMS 8
-
-typedef enum ddad_import_kind {
-    DDAD_IMPORT_AUTO = 0,
-    DDAD_IMPORT_ADM256,
-    DDAD_IMPORT_ADM,
-    DDAD_IMPORT_EFFNET_B4,
-    DDAD_IMPORT_WRN50_2
-} ddad_import_kind_t;
-
-/* "auto", "adm256", "adm", "effnet-b4", "wrn50-2" ("unknown" otherwise). */
-const char *ddad_import_kind_str(ddad_import_kind_t kind);
-/* Parses one of the names above (USAGE error listing them otherwise). */
-ddad_status_t ddad_import_kind_parse(ddad_import_kind_t *out, const char *text);
 
 typedef struct ddad_import_report {
     ddad_import_kind_t kind;  /* the kind used (auto resolved)                    */
