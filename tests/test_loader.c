@@ -1,6 +1,7 @@
 /* tests/test_loader.c - batches: determinism, epoch coverage, seek/resume,
- * rotation fill; the test iterator's images, masks and names. */
+ * rotation fill, flips; the test iterator's images, masks and names. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +39,13 @@ static void setup(void)
     CU_ASSERT_FATAL(g_ntrain == 8);
 }
 
-static ddad_loader_t *make(uint64_t seed, float deg)
+static ddad_loader_t *make_flip(uint64_t seed, float deg, int flip)
 {
     int64_t cls[8];
     for (int i = 0; i < 8; i++)
         cls[i] = 100 + i; /* identifies the sample */
-    ddad_loader_opts_t o = {.image_size = S, .batch_size = B, .seed = seed, .rotation_deg = deg, .threads = 2};
+    ddad_loader_opts_t o = {.image_size = S, .batch_size = B, .seed = seed, .rotation_deg = deg, .flip = flip,
+                            .threads = 2};
     ddad_loader_t *L = NULL;
     ddad_status_t st = ddad_loader_create(&L, g_train, cls, g_ntrain, &o);
     if (st)
@@ -51,6 +53,8 @@ static ddad_loader_t *make(uint64_t seed, float deg)
     CU_ASSERT_FATAL(st == DDAD_OK);
     return L;
 }
+
+static ddad_loader_t *make(uint64_t seed, float deg) { return make_flip(seed, deg, 0); }
 
 #define NX (B * 3 * S * S)
 
@@ -246,6 +250,64 @@ static void test_rotation_fill(void)
     ddad_loader_free(n);
 }
 
+/* The (3, S, S) image a, mirrored as flip says, equals b. */
+static bool is_flip_of(const float *a, const float *b, int flip)
+{
+    for (int ch = 0; ch < 3; ch++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                int sy = flip & DDAD_LOADER_FLIP_V ? S - 1 - y : y, sx = flip & DDAD_LOADER_FLIP_H ? S - 1 - x : x;
+                if (a[((size_t)ch * S + sy) * S + sx] != b[((size_t)ch * S + y) * S + x])
+                    return false;
+            }
+    return true;
+}
+
+static void test_flips(void)
+{
+    setup();
+    for (int allowed = 1; allowed <= 3; allowed++) {
+        /* same seed, same order; each image is the plain one under a flip the
+         * option allows, and every allowed flip shows up */
+        ddad_loader_t *plain = make(4, 0), *fl = make_flip(4, 0, allowed);
+        static float xp[NX], xf[NX];
+        int64_t yp[B], yf[B];
+        int seen[4] = {0};
+        for (int k = 0; k < 40; k++) {
+            ddad_loader_next(plain, xp, yp);
+            ddad_loader_next(fl, xf, yf);
+            CU_ASSERT(memcmp(yp, yf, sizeof yp) == 0);
+            for (int b = 0; b < B; b++) {
+                int which = -1;
+                for (int f = 0; f < 4 && which < 0; f++)
+                    if ((f & ~allowed) == 0 && is_flip_of(xp + b * 3 * S * S, xf + b * 3 * S * S, f))
+                        which = f;
+                CU_ASSERT(which >= 0);
+                if (which >= 0)
+                    seen[which]++;
+            }
+        }
+        for (int f = 0; f < 4; f++)
+            if ((f & ~allowed) == 0)
+                CU_ASSERT(seen[f] > 0);
+        ddad_loader_free(plain);
+        ddad_loader_free(fl);
+    }
+    /* the first image of a batch keeps its angle (its flip is drawn after it) */
+    ddad_loader_t *r = make_flip(8, 10, 0), *rf = make_flip(8, 10, DDAD_LOADER_FLIP_H);
+    static float xr[NX], xrf[NX];
+    int64_t yr[B], yrf[B];
+    ddad_loader_next(r, xr, yr);
+    ddad_loader_next(rf, xrf, yrf);
+    CU_ASSERT(is_flip_of(xr, xrf, 0) || is_flip_of(xr, xrf, DDAD_LOADER_FLIP_H));
+    ddad_loader_free(r);
+    ddad_loader_free(rf);
+    /* an unknown flip bit is refused */
+    ddad_loader_opts_t o = {.image_size = S, .batch_size = B, .seed = 1, .flip = 4, .threads = 1};
+    ddad_loader_t *L = NULL;
+    CU_ASSERT_EQUAL(ddad_loader_create(&L, g_train, NULL, g_ntrain, &o), DDAD_STATUS_USAGE);
+}
+
 static void test_iterator(void)
 {
     setup();
@@ -299,6 +361,7 @@ int main(void)
                                         {"seek restores the stream bit-exactly", test_seek},
                                         {"shards are slices of the whole batch", test_shards},
                                         {"rotation fills with edge pixels", test_rotation_fill},
+                                        {"flips: allowed ones only, each seen, stream kept", test_flips},
                                         {"test iterator images, masks and names", test_iterator},
                                         {0}};
     int rc = ddad_test_main("loader", tests);

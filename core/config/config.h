@@ -95,6 +95,14 @@ typedef enum ddad_score_method { DDAD_SCORE_METHOD_DDAD = 0, DDAD_SCORE_METHOD_R
  * image = the authors' per-image z-score of each KL map (feature map raw);
  * good  = per-pixel mean and overall std of each branch over held-out good
  *         images (data.val_split), stored in the run as reference.h5. */
+/* data.flip: the random flips of training images; the values are the
+ * loader's bits (DDAD_LOADER_FLIP_H = 1, DDAD_LOADER_FLIP_V = 2) */
+typedef enum ddad_data_flip {
+    DDAD_DATA_FLIP_NONE = 0,
+    DDAD_DATA_FLIP_HORIZONTAL = 1,
+    DDAD_DATA_FLIP_VERTICAL = 2,
+    DDAD_DATA_FLIP_BOTH = 3
+} ddad_data_flip_t;
 typedef enum ddad_score_normalize { DDAD_SCORE_NORMALIZE_IMAGE = 0, DDAD_SCORE_NORMALIZE_GOOD } ddad_score_normalize_t;
 /* score.good_std: the scale of score.normalize good, one number or one per pixel */
 typedef enum ddad_score_good_std { DDAD_SCORE_GOOD_STD_GLOBAL = 0, DDAD_SCORE_GOOD_STD_PIXEL } ddad_score_good_std_t;
@@ -127,6 +135,7 @@ typedef struct ddad_config_data {
     ddad_config_names_t category; /* "all" or a list = unified model         */
     int image_size;               /* square input side, px                   */
     double rotation_deg;          /* random rotation in [-r, r] degrees      */
+    ddad_data_flip_t flip;        /* random flips (training augmentation)    */
     double val_split;             /* fraction of train/good held out         */
     int loader_threads;
 } ddad_config_data_t;

@@ -54,6 +54,7 @@ static const char *const k_lr_decays[] = {"linear", "constant", NULL};
 static const char *const k_precisions[] = {"fp32", "fp16", "bf16", NULL};
 static const char *const k_image_scores[] = {"topk_mean", "max", NULL};
 static const char *const k_methods[] = {"ddad", "rgb", NULL};
+static const char *const k_flips[] = {"none", "horizontal", "vertical", "both", NULL};
 static const char *const k_normalizes[] = {"image", "good", NULL};
 static const char *const k_good_stds[] = {"global", "pixel", NULL};
 static const char *const k_feature_timesteps[] = {"same", "respaced_quirk", NULL};
@@ -178,6 +179,9 @@ static const ddad_config_key_t k_schema[] = {
     K_INT("data.image_size", data.image_size, "256", 16, 2048, "Images are resized to image_size x image_size."),
     K_DBL("data.rotation_deg", data.rotation_deg, "5", 0, 180, 0,
           "Training augmentation: random rotation in [-r, r] degrees (0 = off)."),
+    K_ENUM("data.flip", data.flip, "none", k_flips,
+           "Random flips of training images, each with probability 1/2 (both = horizontal and vertical "
+           "independently); none = the paper."),
     K_DBL("data.val_split", data.val_split, "0.0", 0, 0.5, 0,
           "Fraction of each category's training images held out from training (evenly spread, no seed): "
           "good images for score.normalize good and the deployment threshold (0 = none, the paper)."),
@@ -245,7 +249,7 @@ static const ddad_config_key_t k_schema[] = {
     K_DBL("train.feature_loss_weight", train.feature_loss_weight, "1.0", 0, 1000, 0, "Weight of L_feat."),
     K_DBL("train.vlb_weight", train.vlb_weight, "1.0", 0, 1000, 0, "Weight of L_vlb."),
     K_INT("train.target_cache_mb", train.target_cache_mb, "1024", 0, 1048576,
-          "With data.rotation_deg 0: memory for the frozen extractor's targets, computed once per image (0 = off)."),
+          "With data.rotation_deg 0 and data.flip none: memory for the frozen extractor's targets, computed once per image (0 = off)."),
 
     K_ENUM("dist.backend", dist.backend, "auto", k_dist_backends,
            "Data-parallel backend when WORLD_SIZE is set (auto = nccl on CUDA if built in, else gloo)."),

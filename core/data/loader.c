@@ -118,6 +118,28 @@ static void rotate_to_chw(const uint8_t *src, int S, double deg, float *out)
         }
 }
 
+/* Mirrors a (3, S, S) image in place: left-right (FLIP_H), upside down (FLIP_V). */
+static void flip_chw(float *img, int S, int flip)
+{
+    for (int ch = 0; ch < 3; ch++) {
+        float *p = img + (size_t)ch * S * S;
+        if (flip & DDAD_LOADER_FLIP_H)
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S / 2; x++) {
+                    float t = p[(size_t)y * S + x];
+                    p[(size_t)y * S + x] = p[(size_t)y * S + (S - 1 - x)];
+                    p[(size_t)y * S + (S - 1 - x)] = t;
+                }
+        if (flip & DDAD_LOADER_FLIP_V)
+            for (int y = 0; y < S / 2; y++)
+                for (int x = 0; x < S; x++) {
+                    float t = p[(size_t)y * S + x];
+                    p[(size_t)y * S + x] = p[(size_t)(S - 1 - y) * S + x];
+                    p[(size_t)(S - 1 - y) * S + x] = t;
+                }
+    }
+}
+
 static void compute_batch(ddad_loader_t *L, ddad_loader_cursor_t c, float *images, int64_t *labels,
                           int64_t *indices, ddad_loader_cursor_t *next)
 {
@@ -132,10 +154,13 @@ static void compute_batch(ddad_loader_t *L, ddad_loader_cursor_t c, float *image
     for (int b = 0; b < B; b++) {
         size_t idx = L->perm[c.position + b];
         double u = rng_uniform(&c.rng); /* drawn for every entry: the stream is the whole batch's */
+        int flip = L->o.flip ? (int)(4.0 * rng_uniform(&c.rng)) & L->o.flip : 0;
         if (b < L->lo || b >= L->hi)
             continue;
         double deg = L->o.rotation_deg > 0 ? (2.0 * u - 1.0) * L->o.rotation_deg : 0.0;
         rotate_to_chw(L->cache + idx * (size_t)S * S * 3, S, deg, images + (b - L->lo) * per);
+        if (flip)
+            flip_chw(images + (b - L->lo) * per, S, flip);
         labels[b - L->lo] = L->classes[idx];
         indices[b - L->lo] = (int64_t)idx;
     }
@@ -215,9 +240,11 @@ ddad_status_t ddad_loader_create(ddad_loader_t **out, const ddad_sample_t *const
 {
     *out = NULL;
     if (!opts || opts->image_size <= 0 || opts->image_size > 4096 || opts->batch_size <= 0 ||
-        !(opts->rotation_deg >= 0 && opts->rotation_deg <= 180))
-        return ddad_fail(DDAD_STATUS_USAGE, "loader: bad options (image_size %d, batch_size %d, rotation %g)",
-                         opts ? opts->image_size : 0, opts ? opts->batch_size : 0, opts ? opts->rotation_deg : 0.0);
+        !(opts->rotation_deg >= 0 && opts->rotation_deg <= 180) ||
+        (opts->flip & ~(DDAD_LOADER_FLIP_H | DDAD_LOADER_FLIP_V)) != 0)
+        return ddad_fail(DDAD_STATUS_USAGE, "loader: bad options (image_size %d, batch_size %d, rotation %g, flip %d)",
+                         opts ? opts->image_size : 0, opts ? opts->batch_size : 0, opts ? opts->rotation_deg : 0.0,
+                         opts ? opts->flip : 0);
     if (n == 0)
         return ddad_fail(DDAD_STATUS_DATA, "loader: the training set is empty");
     if ((size_t)opts->batch_size > n)

@@ -22,8 +22,13 @@
  * in [-rotation_deg, rotation_deg] (positive = counter-clockwise, about the
  * image centre ((S-1)/2, (S-1)/2), bilinear, pixels that fall outside take the
  * value of the nearest edge pixel, i.e. border replication). With
- * rotation_deg = 0 images are passed through unchanged. The generator is
- * splitmix64, so the cursor's rng is its 64-bit state.
+ * rotation_deg = 0 images are passed through unchanged. With flip set, each
+ * sample takes a second draw u after its angle, and the rotated image is
+ * mirrored left-right when bit 0 of floor(4 u) is set and flip has
+ * DDAD_LOADER_FLIP_H, upside down when bit 1 is set and flip has
+ * DDAD_LOADER_FLIP_V (each with probability 1/2, independently); with flip 0
+ * no second draw is made, so the stream is that of a loader without flips.
+ * The generator is splitmix64, so the cursor's rng is its 64-bit state.
  *
  * Sharding (data-parallel training over K = shard_count processes): the
  * order, the rotation draws and the cursor stay those of the whole batch B,
@@ -62,17 +67,20 @@
 extern "C" {
 #endif
 
+enum { DDAD_LOADER_FLIP_H = 1, DDAD_LOADER_FLIP_V = 2 };
+
 typedef struct ddad_loader_opts {
     int image_size;     /* S: images are resized to S x S                  */
     int batch_size;     /* B: 1 <= B <= number of samples                  */
     uint64_t seed;
     float rotation_deg; /* 0 disables the augmentation                     */
+    int flip;           /* DDAD_LOADER_FLIP_H | DDAD_LOADER_FLIP_V, or 0   */
     int threads;        /* decoding threads for the cache (>= 1)           */
     int shard_index;    /* data parallel: this process's slice of every    */
     int shard_count;    /* batch (0 or 1 = the whole batch); see below     */
 } ddad_loader_opts_t;
 
-/* 256, 2, seed 0, 5 degrees, 2 threads, no sharding (the paper's setting). */
+/* 256, 2, seed 0, 5 degrees, no flips, 2 threads, no sharding (the paper's setting). */
 ddad_loader_opts_t ddad_loader_opts_default(void);
 
 typedef struct ddad_loader_cursor {

@@ -242,6 +242,7 @@ static ddad_status_t open_loader(ddad_trainer_t *tr)
     lo.batch_size = cfg->train.batch_size;
     lo.seed = (uint64_t)cfg->seed;
     lo.rotation_deg = (float)cfg->data.rotation_deg;
+    lo.flip = (int)cfg->data.flip; /* the config's values are the loader's bits */
     lo.threads = cfg->data.loader_threads > 0 ? cfg->data.loader_threads : 1;
     lo.shard_index = tr->rank;
     lo.shard_count = tr->world;
@@ -582,7 +583,8 @@ static ddad_status_t create_local(ddad_trainer_t *tr, const ddad_config_t *cfg)
     DDAD_TRY(open_optimizer(tr));
     if (tr->model.has_features && cfg->features.standardize)
         DDAD_TRY(open_feature_stats(tr)); /* a resumed run then reads the stored ones */
-    if (tr->model.has_features && cfg->data.rotation_deg == 0 && cfg->train.target_cache_mb > 0)
+    if (tr->model.has_features && cfg->data.rotation_deg == 0 && cfg->data.flip == DDAD_DATA_FLIP_NONE &&
+        cfg->train.target_cache_mb > 0)
         DDAD_TRY(ddad_target_cache_create(&tr->targets, tr->n_train, (size_t)cfg->train.target_cache_mb << 20));
     tr->last_lr = ddad_trainer_lr_at(cfg, 0);
     if (!root)
