@@ -19,7 +19,7 @@
 #include "report.h"
 #include "run.h"
 #include "nn/checkpoint.h"
-#include "nn/reference.h"
+#include "report/reference.h"
 #include "nn/score.h"
 
 volatile sig_atomic_t eval_interrupted = 0;

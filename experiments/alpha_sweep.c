@@ -10,13 +10,18 @@
  * combination (ddad_score_combine: alpha * mean_t KL + (1 - alpha) *
  * mean_t feature), smoothed and scored as the file's config says
  * (config.score.smooth_sigma, smooth_kernel, image_score, topk; defaults
- * when absent). Output on stdout, one line per alpha, gnuplot-ready:
+ * when absent). When the file was scored with score.normalize good, its maps
+ * are raw and each image's two t-averages are normalised by the held-out
+ * statistics first, as the scorer does (ddad_reference_recombine, with the
+ * file's score.good_std): reference.h5 beside the maps file, or --reference.
+ * Output on stdout, one line per alpha, gnuplot-ready:
  *     # alpha image_auroc pixel_auroc au_pro
  * --png draws the three curves in percent through gnuplot (core/io/plot.h; a
  * missing gnuplot is a warning, the numbers are still printed).
  * Exit codes: 0 ok, 1 internal, 2 usage, 4 data (no per-timestep maps, one
  * class missing), 5 I/O.
  */
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +31,7 @@
 #include "metrics.h"
 #include "anomaly_map.h"
 #include "plot.h"
+#include "reference.h"
 #include "status.h"
 
 #define MAX_ALPHAS 256
@@ -77,6 +83,45 @@ static void draw(const char *png, const char *title, const double (*rows)[4], in
     free(script);
 }
 
+/* The file's config.KEY attribute equals VALUE. */
+static bool attr_is(ddad_mapsfile_t *f, const char *key, const char *value)
+{
+    char *v = NULL;
+    if (ddad_mapsfile_get_attr(f, key, &v) != DDAD_OK)
+        return false;
+    bool eq = !strcmp(v, value);
+    free(v);
+    return eq;
+}
+
+/* For a file scored with score.normalize good: its reference statistics
+ * (ref_path, or reference.h5 beside maps_path) into *ref; *used false
+ * (and OK) for any other normalisation. */
+static ddad_status_t load_reference(ddad_mapsfile_t *f, const char *maps_path, const char *ref_path, int64_t h,
+                                    int64_t w, ddad_score_reference_t *ref, ddad_score_good_std_t *good_std, bool *used)
+{
+    *used = false;
+    if (!attr_is(f, "config.score.normalize", "good"))
+        return DDAD_OK;
+    *good_std = attr_is(f, "config.score.good_std", "pixel") ? DDAD_SCORE_GOOD_STD_PIXEL : DDAD_SCORE_GOOD_STD_GLOBAL;
+    char path[4096];
+    if (ref_path) {
+        snprintf(path, sizeof path, "%s", ref_path);
+    } else {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", maps_path);
+        snprintf(path, sizeof path, "%s/reference.h5", dirname(dir));
+    }
+    if (h != w)
+        return ddad_fail(DDAD_STATUS_DATA, "%s: maps of %lld x %lld cannot be normalised by %s (square maps at the "
+                         "model resolution only: score.resolution model)", maps_path, (long long)h, (long long)w, path);
+    ddad_status_t st = ddad_reference_load_for(ref, path, h, *good_std);
+    if (st != DDAD_OK)
+        return ddad_fail_context(st, "%s was scored with score.normalize good", maps_path);
+    *used = true;
+    return DDAD_OK;
+}
+
 static int fail(ddad_status_t st)
 {
     fprintf(stderr, "ddad-alpha-sweep: %s\n", ddad_last_error());
@@ -85,7 +130,7 @@ static int fail(ddad_status_t st)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL, *png = NULL, *title = NULL;
+    const char *path = NULL, *png = NULL, *title = NULL, *ref_path = NULL;
     double alphas[MAX_ALPHAS];
     int n_alpha = 11;
     double pro_limit = 0.3;
@@ -94,8 +139,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: ddad-alpha-sweep MAPS.h5 [--alphas A,B,...] [--pro-limit L] [--png FILE [--title T]]\n"
+                   "                        [--reference FILE]\n"
                    "image AUROC, pixel AUROC and AU-PRO per alpha from stored per-timestep maps;\n"
-                   "--png also draws them (gnuplot)\n"
+                   "--png also draws them (gnuplot). Maps scored with score.normalize good are\n"
+                   "normalised by the held-out statistics: reference.h5 beside MAPS.h5, or --reference\n"
                    "exit codes: 0 ok, 1 internal, 2 usage, 4 data, 5 I/O\n");
             return 0;
         } else if (!strcmp(argv[i], "--alphas") && i + 1 < argc) {
@@ -116,6 +163,8 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(argv[i], "--png") && i + 1 < argc) {
             png = argv[++i];
+        } else if (!strcmp(argv[i], "--reference") && i + 1 < argc) {
+            ref_path = argv[++i];
         } else if (!strcmp(argv[i], "--title") && i + 1 < argc) {
             title = argv[++i];
         } else if (!strcmp(argv[i], "--pro-limit") && i + 1 < argc) {
@@ -153,6 +202,14 @@ int main(int argc, char **argv)
     if (ddad_mapsfile_get_attr(f, "config.score.image_score", &how_s) == DDAD_OK && !strcmp(how_s, "max"))
         how = DDAD_IMAGE_SCORE_MAX;
     free(how_s);
+    ddad_score_reference_t ref;
+    memset(&ref, 0, sizeof ref);
+    ddad_score_good_std_t good_std = DDAD_SCORE_GOOD_STD_GLOBAL;
+    bool use_ref = false;
+    if ((st = load_reference(f, path, ref_path, H, W, &ref, &good_std, &use_ref))) {
+        ddad_mapsfile_close(f);
+        return fail(st);
+    }
     float *kl = malloc(sizeof(float) * N * T * HW), *fe = malloc(sizeof(float) * N * T * HW);
     float *maps = malloc(sizeof(float) * N * HW), *pixel = malloc(sizeof(float) * HW), *feat = malloc(sizeof(float) * HW);
     float *scores = malloc(sizeof(float) * N);
@@ -173,14 +230,19 @@ int main(int argc, char **argv)
     if (st)
         goto done;
     printf("# %s: %lld images, %lld x %lld, timesteps %lld, smoothing sigma %g, image score %s (k = %d), "
-           "AU-PRO limit %g\n",
+           "AU-PRO limit %g, maps normalised %s\n",
            path, (long long)N, (long long)H, (long long)W, (long long)T, sigma,
-           how == DDAD_IMAGE_SCORE_MAX ? "max" : "topk_mean", topk, pro_limit);
+           how == DDAD_IMAGE_SCORE_MAX ? "max" : "topk_mean", topk, pro_limit,
+           !use_ref ? "per image (score.normalize image)"
+           : good_std == DDAD_SCORE_GOOD_STD_PIXEL ? "by held-out good images, per-pixel std"
+                                                   : "by held-out good images, global std");
     printf("# alpha image_auroc pixel_auroc au_pro\n");
     for (int a = 0; a < n_alpha; a++) {
         for (int64_t i = 0; i < N; i++) {
             float *m = maps + i * HW;
             ddad_score_combine(kl + i * T * HW, fe + i * T * HW, T, HW, alphas[a], pixel, feat, m);
+            if (use_ref)
+                ddad_reference_recombine(&ref, good_std, alphas[a], pixel, feat, m);
             if (sigma > 0 && (st = ddad_score_smooth(m, H, W, sigma, kernel)))
                 goto done;
             scores[i] = ddad_score_image(m, HW, how, topk);
@@ -210,6 +272,7 @@ done:
     free(scores);
     free(masks);
     free(rows);
+    ddad_reference_free(&ref);
     ddad_mapsfile_close(f);
     return st ? fail(st) : 0;
 }

@@ -17,7 +17,7 @@
 #          exists (make -f Makefile.data textures).
 # --quick  the main setting and the floors only (no scoring ablations).
 # --train-ablations  also retrain with the training levers (iterations, rotation
-#          augmentation, learning rate, model width, image size 128) - each
+#          augmentation, flips, learning rate, model width, image size 128) - each
 #          one is a full training run.
 # Runs go to <out>/runs (resumed when a checkpoint is there: delete it to retrain).
 # Exit codes: 0 ok, 2 usage or a program not built, 4 no data set found.
@@ -70,6 +70,7 @@ ablations=(
 train_ablations=(
   "iterations 250|--set train.iterations=250"
   "no rotation augmentation|--set data.rotation_deg=0"
+  "flips both ways (data.flip both)|--set data.flip=both"
   "learning rate 6e-4 (3x)|--set train.lr=6e-4"
   "model channels 48 (2.2x the UNet work)|--set model.channels=48"
   "image size 128, 250 iterations (same work as 64 px x 1000)|--set data.image_size=128 --set score.smooth_sigma=8 --set train.iterations=250"

@@ -121,8 +121,8 @@ static void test_quality(void)
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     CU_ASSERT(exists(out, "quality.csv"));
     CU_ASSERT(exists(out, "quality.md"));
-    /* header, the main row, 7 ablations, 2 floors */
-    CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 11", out), 0);
+    /* header, the main row, 8 ablations, 2 floors */
+    CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 12", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '^synth,woven,\"floor: patchnn\",0' %s/quality.csv", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '| woven | ddad cpu_real |' %s/quality.md", out), 0);
     /* a data set that is not there: exit 4 */

@@ -1,4 +1,4 @@
-/* tests/test_nn_reference.c - core/nn/reference: the statistics of held-out
+/* tests/test_nn_reference.c - core/report/reference and ddad_reference_use: the statistics of held-out
  * good images' maps behind score.normalize good. Checked by hand on small
  * maps: the per-pixel mean, the global std, the per-pixel std shrunk toward
  * it (score.good_std pixel), normalisation by either, the file round trip,
@@ -11,7 +11,7 @@
 
 #include "h5io.h"
 #include "nn/model.h"
-#include "nn/reference.h"
+#include "report/reference.h"
 #include "testutil.h"
 
 enum { T = 2, H = 2, W = 3, HW = H * W, N = 3 };

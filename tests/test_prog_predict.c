@@ -453,6 +453,42 @@ static void test_maps_round_trip(void)
     CU_ASSERT_EQUAL(ddad_test_system(EVAL " --maps-dir '%s/export' > /dev/null 2>&1", bin, g_dir), 2);
 }
 
+/* ddad-alpha-sweep on a run scored with score.normalize good: the maps file
+ * holds raw maps, and the sweep must normalise them with the run's
+ * reference.h5 as the scorer did, so that at the file's own alpha it
+ * reproduces ddad-eval's metrics; without the reference it stops (exit 4). */
+static void test_alpha_sweep_good(void)
+{
+    CU_ASSERT_FATAL(setup());
+    const char *bin = ddad_test_bin_dir();
+    char cfg[4300];
+    snprintf(cfg, sizeof cfg, "%s/woven.yaml", g_dir);
+    const char *sets = "--set score.normalize=good --set score.good_std=pixel --set score.alpha=0.7 "
+                       "--set score.smooth_sigma=1";
+    int rc = ddad_test_system(EVAL " '%s' %s --quiet --format csv > '%s/good.csv' 2>/dev/null", bin, cfg, sets, g_dir);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    rc = ddad_test_system("'%s/ddad-alpha-sweep' '%s/maps.h5' --alphas 0.7,1 > '%s/sweep.txt'", bin, g_run, g_dir);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    rc = py("import csv, os\n"
+            "D = os.environ['DIR']\n"
+            "m = next(csv.DictReader(open(D + '/good.csv')))\n"
+            "lines = open(D + '/sweep.txt').read().splitlines()\n"
+            "assert 'by held-out good images, per-pixel std' in lines[0], lines[0]\n"
+            "rows = [l.split() for l in lines if not l.startswith('#')]\n"
+            "a = [float(x) for x in rows[0]]\n"
+            "assert a[0] == 0.7\n"
+            "for k, v in zip(('image_auroc', 'pixel_auroc', 'au_pro'), a[1:]):\n"
+            "    assert abs(float(m[k]) - v) < 2e-6, (k, m[k], v)\n");
+    CU_ASSERT_EQUAL(rc, 0);
+    rc = ddad_test_system("mv '%s/reference.h5' '%s/ref.h5' && '%s/ddad-alpha-sweep' '%s/maps.h5' > /dev/null "
+                          "2> '%s/sweep.err'", g_run, g_dir, bin, g_run, g_dir);
+    CU_ASSERT_EQUAL(rc, 4);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'score.normalize good' '%s/sweep.err'", g_dir), 0);
+    rc = ddad_test_system("'%s/ddad-alpha-sweep' '%s/maps.h5' --reference '%s/ref.h5' > /dev/null", bin, g_run, g_dir);
+    CU_ASSERT_EQUAL(rc, 0);
+    ddad_test_system("mv '%s/ref.h5' '%s/reference.h5'", g_dir, g_run);
+}
+
 /* --export-maps at the images' original size: the maps of a 32 px model
  * evaluated on 48 px images are written as 48 x 48 TIFFs, torch's bilinear
  * upsampling (align_corners false) of the stored 32 px maps. Runs last: it
@@ -494,6 +530,7 @@ int main(void)
                                         {"predict --calib rules", test_predict_calib},
                                         {"predict a unified run", test_predict_unified},
                                         {"TIFF export/import, foreign maps file", test_maps_round_trip},
+                                        {"alpha sweep of a score.normalize good run", test_alpha_sweep_good},
                                         {"TIFF export at the original size (upsampled)", test_export_upsamples},
                                         {0}};
     int rc = ddad_test_main("prog_predict", tests);

@@ -21,7 +21,7 @@
 #include "figure.h"
 #include "nn/model.h"
 #include "nn/recon.h"
-#include "nn/reference.h"
+#include "report/reference.h"
 #include "status.h"
 
 #define MAX_SHEET_ROWS 64

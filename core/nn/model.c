@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "h5io.h"
+#include "reference.h"
 #include "extractor.h"
 
 ddad_status_t ddad_unet_options_from_config(ddad_unet_options_t *opt, const ddad_config_t *cfg)
@@ -185,5 +186,20 @@ ddad_status_t ddad_model_labels(const ddad_model_t *m, const int64_t *class_ids,
     }
     st = ddad_to_device(out, host, m->device);
     ddad_tensor_free(host);
+    return st;
+}
+
+ddad_status_t ddad_reference_use(ddad_model_t *m, ddad_score_reference_t *ref, const char *run_dir,
+                                 const char *category)
+{
+    m->reference = NULL;
+    ddad_reference_free(ref);
+    if (m->cfg.score.normalize != DDAD_SCORE_NORMALIZE_GOOD)
+        return DDAD_OK;
+    char path[4096];
+    ddad_reference_path(path, sizeof path, run_dir, category, ddad_config_is_unified(&m->cfg));
+    ddad_status_t st = ddad_reference_load_for(ref, path, m->cfg.data.image_size, m->cfg.score.good_std);
+    if (st == DDAD_OK)
+        m->reference = ref;
     return st;
 }

@@ -68,6 +68,15 @@ ddad_status_t ddad_unet_options_from_config(ddad_unet_options_t *opt, const ddad
 ddad_status_t ddad_model_create(ddad_model_t *m, const ddad_config_t *cfg, unsigned flags);
 void ddad_model_free(ddad_model_t *m);
 
+/* For score.normalize good: loads the category's reference statistics
+ * (<run_dir>/reference.h5, or <run_dir>/<category>/reference.h5 for a unified
+ * run; core/report/reference.h) into *ref, freeing what it held, and points
+ * m->reference at it; for any other score.normalize it only clears
+ * m->reference. *ref must outlive the model's use of it. */
+struct ddad_score_reference;
+ddad_status_t ddad_reference_use(ddad_model_t *m, struct ddad_score_reference *ref, const char *run_dir,
+                                 const char *category);
+
 /* For a scoring-only model (DDAD_MODEL_SCORING_ONLY) scored under
  * score.precision bf16 or fp16: stores the convolution and linear weights of
  * the EMA UNet and of the extractor in that dtype once (biases and

@@ -295,12 +295,9 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
         float *map = r.map + i * HW;
         ddad_score_combine(r.kl_steps + i * T * HW, rgb ? NULL : r.feat_steps + i * T * HW, T, HW, sc->alpha,
                            r.pixel + i * HW, rgb ? NULL : r.feat + i * HW, map);
-        if (sc->normalize == DDAD_SCORE_NORMALIZE_GOOD && m->reference) {
-            float *px = r.pixel + i * HW, *ft = rgb ? NULL : r.feat + i * HW;
-            ddad_reference_apply(m->reference, sc->good_std == DDAD_SCORE_GOOD_STD_PIXEL, px, ft);
-            for (int64_t p = 0; p < HW; p++)
-                map[p] = ft ? (float)(sc->alpha * px[p] + (1.0 - sc->alpha) * ft[p]) : px[p];
-        }
+        if (sc->normalize == DDAD_SCORE_NORMALIZE_GOOD && m->reference)
+            ddad_reference_recombine(m->reference, sc->good_std, sc->alpha, r.pixel + i * HW,
+                                     rgb ? NULL : r.feat + i * HW, map);
         DDAD_TRY(ddad_score_smooth(map, S, S, sc->smooth_sigma, sc->smooth_kernel));
         for (int64_t p = 0; p < HW; p++)
             if (!isfinite(map[p])) {

@@ -1,4 +1,4 @@
-/* core/nn/reference.c - see reference.h */
+/* core/report/reference.c - see reference.h */
 #include "reference.h"
 
 #include <errno.h>
@@ -10,7 +10,6 @@
 
 #include "h5io.h"
 #include "run.h"
-#include "model.h"
 
 struct ddad_reference_acc {
     int64_t n_t, h, w, n;
@@ -273,24 +272,24 @@ void ddad_reference_path(char *buf, size_t cap, const char *run_dir, const char 
     ddad_run_path(buf, cap, run_dir, unified ? category : NULL, DDAD_RUN_REFERENCE);
 }
 
-ddad_status_t ddad_reference_use(struct ddad_model *model, ddad_score_reference_t *ref, const char *run_dir,
-                                 const char *category)
+ddad_status_t ddad_reference_load_for(ddad_score_reference_t *ref, const char *path, int64_t size,
+                                     ddad_score_good_std_t good_std)
 {
-    model->reference = NULL;
-    ddad_reference_free(ref);
-    if (model->cfg.score.normalize != DDAD_SCORE_NORMALIZE_GOOD)
-        return DDAD_OK;
-    char path[4096];
-    ddad_reference_path(path, sizeof path, run_dir, category, ddad_config_is_unified(&model->cfg));
-    const int64_t S = model->cfg.data.image_size;
-    ddad_status_t st = ddad_reference_load(ref, path, S, S);
-    if (st == DDAD_OK && model->cfg.score.good_std == DDAD_SCORE_GOOD_STD_PIXEL &&
+    ddad_status_t st = ddad_reference_load(ref, path, size, size);
+    if (st == DDAD_OK && good_std == DDAD_SCORE_GOOD_STD_PIXEL &&
         (!ref->pixel_std_map || (ref->feat_mean && !ref->feat_std_map))) {
         st = ddad_fail(DDAD_STATUS_DATA, "%s has no per-pixel standard deviations (score.good_std pixel): it was "
                        "written by an older ddad; rerun ddad-eval on this run to recompute it", path);
         ddad_reference_free(ref);
     }
-    if (st == DDAD_OK)
-        model->reference = ref;
     return st;
+}
+
+void ddad_reference_recombine(const ddad_score_reference_t *ref, ddad_score_good_std_t good_std, double alpha,
+                              float *pixel, float *feat, float *map)
+{
+    ddad_reference_apply(ref, good_std == DDAD_SCORE_GOOD_STD_PIXEL, pixel, feat);
+    const int64_t hw = ref->h * ref->w;
+    for (int64_t p = 0; p < hw; p++)
+        map[p] = feat ? (float)(alpha * pixel[p] + (1.0 - alpha) * feat[p]) : pixel[p];
 }

@@ -1,4 +1,4 @@
-/* core/nn/reference.h - statistics of the anomaly maps of good images the
+/* core/report/reference.h - statistics of the anomaly maps of good images the
  * model did not train on (data.val_split), for score.normalize = good.
  *
  *     ddad_reference_acc_t *acc;
@@ -39,13 +39,14 @@
  * which accepts a zeroed struct). The accumulator is freed by _finish or
  * _acc_free.
  */
-#ifndef DDAD_NN_REFERENCE_H
-#define DDAD_NN_REFERENCE_H
+#ifndef DDAD_REPORT_REFERENCE_H
+#define DDAD_REPORT_REFERENCE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -94,12 +95,18 @@ void ddad_reference_free(ddad_score_reference_t *ref);
  * <run>/<category>/reference.h5 for a unified run (where ddad-eval writes it). */
 void ddad_reference_path(char *buf, size_t cap, const char *run_dir, const char *category, bool unified);
 
-/* For score.normalize good: loads the category's reference into *ref
- * (freeing what it held) and points model->reference at it; for any other
- * score.normalize it only clears model->reference. */
-struct ddad_model;
-ddad_status_t ddad_reference_use(struct ddad_model *model, ddad_score_reference_t *ref, const char *run_dir,
-                                 const char *category);
+/* Loads PATH (a size x size reference) for score.good_std good_std: a
+ * file without per-pixel stds is a DATA error under good_std pixel, with a
+ * hint to rerun ddad-eval. */
+ddad_status_t ddad_reference_load_for(ddad_score_reference_t *ref, const char *path, int64_t size,
+                                     ddad_score_good_std_t good_std);
+
+/* One image's score.normalize good map: normalises pixel (H, W) and feat
+ * (H, W) (NULL without a feature branch) in place and writes
+ * map = alpha * pixel + (1 - alpha) * feat (pixel alone without feat). The
+ * scorer and ddad-alpha-sweep both build their maps with it. */
+void ddad_reference_recombine(const ddad_score_reference_t *ref, ddad_score_good_std_t good_std, double alpha,
+                              float *pixel, float *feat, float *map);
 
 #ifdef __cplusplus
 }
