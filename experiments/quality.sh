@@ -69,11 +69,11 @@ ablations=(
 )
 train_ablations=(
   "iterations 250|--set train.iterations=250"
-  "no rotation augmentation|--set data.rotation_deg=0"
+  "rotation +-5 degrees (the paper's augmentation)|--set data.rotation_deg=5"
   "flips both ways (data.flip both)|--set data.flip=both"
   "learning rate 6e-4 (3x)|--set train.lr=6e-4"
-  "model channels 48 (2.2x the UNet work)|--set model.channels=48"
-  "image size 128, 250 iterations (same work as 64 px x 1000)|--set data.image_size=128 --set score.smooth_sigma=8 --set train.iterations=250"
+  "model channels 64 (4x the UNet work)|--set model.channels=64"
+  "image size 128, 250 iterations (2x the UNet work)|--set data.image_size=128 --set model.attention_resolutions=[16] --set score.smooth_sigma=8 --set train.iterations=250"
 )
 
 now() { date +%s.%N; }
@@ -152,15 +152,25 @@ done
 
 # Markdown: one table per data set, then the mean over its categories for each setting.
 md="$out/quality.md"
-awk -F, '
+awk '
   function pct(x) { return (x == "nan" || x == "") ? "-" : sprintf("%.1f", 100 * x) }
   function sec(x) { return x == "" ? "" : (x < 10 ? sprintf("%.1f", x) : sprintf("%.0f", x)) }
+  # splits a CSV line into f[1..n]; a field in double quotes may hold commas
+  function csv_split(line, f,    n, i, c, q, cur) {
+    n = 0; q = 0; cur = ""
+    for (i = 1; i <= length(line); i++) {
+      c = substr(line, i, 1)
+      if (c == "\"") q = !q
+      else if (c == "," && !q) { f[++n] = cur; cur = "" }
+      else cur = cur c
+    }
+    f[++n] = cur
+    return n
+  }
   NR == 1 { next }
   {
-    line = $0
-    n = split(line, f, ",")
-    # the setting is quoted and has no commas
-    ds = f[1]; cat = f[2]; set = f[3]; gsub(/"/, "", set)
+    csv_split($0, f)
+    ds = f[1]; cat = f[2]; set = f[3]
     rows[ds] = rows[ds] sprintf("| %s | %s | %s | %s | %s | %s | %s |\n", cat, set, pct(f[4]), pct(f[5]), pct(f[6]), sec(f[7]), sec(f[8]))
     if (!(ds in seen)) { seen[ds] = 1; order[++nd] = ds }
     key = ds SUBSEP set
