@@ -18,7 +18,8 @@
  *   image     ddad_image_probe / ddad_image_load (RGB, gray)  an image file's bytes
  *   mapsfile  ddad_mapsfile_open / read_image / read_steps   an HDF5 file's bytes
  *   mapslayout  the same reader on a valid HDF5 file         a layout description (below)
- *   h5params  ddad_h5_open / list / shape / read (checkpoint) an HDF5 file's bytes
+ *   h5params  ddad_h5_open / list / shape / read (checkpoint), an HDF5 file's bytes
+ *             ddad_reference_load (4 x 4 reference statistics)
  *   dataset   ddad_dataset_index / validate / select         a folder tree, encoded (below)
  *   tiff      ddad_tiff_read_float / ddad_tiff_decode_float  a TIFF file's bytes
  *
@@ -38,6 +39,7 @@
 
 #include "config.h"
 #include "dataset.h"
+#include "reference.h"
 #include "h5io.h"
 #include "image.h"
 #include "mapsfile.h"
@@ -651,6 +653,18 @@ int ddad_fuzz_h5params(const uint8_t *data, size_t size)
     st = ddad_h5_close(f);
     if (st)
         ddad_fuzz_rejected(st, "ddad_h5_close");
+    /* the same bytes as score.normalize good's reference statistics */
+    ddad_score_reference_t ref;
+    if ((st = ddad_reference_load(&ref, path, 4, 4)) == DDAD_OK) {
+        if (!ref.pixel_mean || !(ref.pixel_std > 0))
+            ddad_fuzz_die_("ddad_reference_load accepted a reference without a mean or a positive std", path);
+        ddad_fuzz_touch(ref.pixel_mean, 16 * sizeof(float));
+        ddad_reference_free(&ref);
+    } else {
+        if (ref.pixel_mean || ref.pixel_std_map || ref.feat_mean || ref.feat_std_map)
+            ddad_fuzz_die_("ddad_reference_load failed but kept arrays", path);
+        ddad_fuzz_rejected(st, "ddad_reference_load");
+    }
     return DDAD_FUZZ_ACCEPTED;
 }
 

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "h5io.h"
+#include "reference.h"
 #include "image.h"
 #include "mapsfile.h"
 #include "status.h"
@@ -109,6 +110,24 @@ static int write_params(const char *dir, const char *name)
     return st || cst ? fail(path) : 0;
 }
 
+/* score.normalize good's reference statistics of 4 x 4 maps, both branches,
+ * with the per-pixel std maps (format version 2). */
+static int write_reference(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    float pm[16], fm[16], ps[16], fs[16];
+    for (int i = 0; i < 16; i++) {
+        pm[i] = 0.25f * (float)i;
+        fm[i] = 1.0f - 0.0625f * (float)i;
+        ps[i] = 0.5f + 0.03125f * (float)i;
+        fs[i] = 2.0f - 0.0625f * (float)i;
+    }
+    ddad_score_reference_t ref = {.h = 4, .w = 4, .n_images = 6, .pixel_mean = pm, .feat_mean = fm,
+                                  .pixel_std_map = ps, .feat_std_map = fs, .pixel_std = 0.75, .feat_std = 1.5};
+    return ddad_reference_save(&ref, path, "1,3,5,10", 4, "fuzz seed") ? fail(path) : 0;
+}
+
 static int write_tiff(const char *dir, const char *name, int w, int h)
 {
     char path[1024];
@@ -160,6 +179,7 @@ int main(int argc, char **argv)
     snprintf(d, sizeof d, "%s/h5params", argv[1]);
     mkdir(d, 0755);
     bad |= write_params(d, "checkpoint_small.h5");
+    bad |= write_reference(d, "reference_4x4.h5");
     snprintf(d, sizeof d, "%s/tiff", argv[1]);
     mkdir(d, 0755);
     bad |= write_tiff(d, "ddad_f32_7x5.tif", 7, 5);
