@@ -10,7 +10,8 @@
 #
 # usage: experiments/quality.sh [--out DIR] [--bin DIR] [--config CONFIG]
 #                               [--data NAME=ROOT[:CAT,CAT...]]... [--quick]
-#                               [--train-ablations] [--set K=V]...
+#                               [--train-ablations] [--ablations REGEX]
+#                               [--set K=V]...
 # --data   data sets in MVTec layout (repeatable). Default: mvtec_bottle =
 #          ../shared/data/mvtec_ad_256:bottle when that folder exists, and
 #          real_textures = datasets/real_textures (every category in it) when it
@@ -19,14 +20,17 @@
 # --train-ablations  also retrain with the training levers (iterations, rotation
 #          augmentation, flips, learning rate, model width, image size 128) - each
 #          one is a full training run.
+# --ablations REGEX  only the ablations whose label matches REGEX (grep -E),
+#          e.g. --ablations 'smooth_sigma|paper' for a shorter run.
 # Runs go to <out>/runs (resumed when a checkpoint is there: delete it to retrain).
 # Exit codes: 0 ok, 2 usage or a program not built, 4 no data set found.
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 source "$(dirname "$0")/common.sh"
 config="$root/configs/cpu_real.yaml"
 datas=()
 quick=0
 train_abl=0
+only=""
 rest=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,6 +38,7 @@ while [ $# -gt 0 ]; do
     --data) [ $# -ge 2 ] || die 2 "--data needs NAME=ROOT[:CATS]"; datas+=("$2"); shift ;;
     --quick) quick=1 ;;
     --train-ablations) train_abl=1 ;;
+    --ablations) [ $# -ge 2 ] || die 2 "--ablations needs a regular expression"; only=$2; shift ;;
     *) rest+=("$1") ;;
   esac
   shift
@@ -69,12 +74,16 @@ ablations=(
 )
 train_ablations=(
   "iterations 250|--set train.iterations=250"
+  "iterations 500|--set train.iterations=500"
   "rotation +-5 degrees (the paper's augmentation)|--set data.rotation_deg=5"
   "flips both ways (data.flip both)|--set data.flip=both"
   "learning rate 6e-4 (3x)|--set train.lr=6e-4"
   "model channels 64 (4x the UNet work)|--set model.channels=64"
   "image size 128, 250 iterations (2x the UNet work)|--set data.image_size=128 --set model.attention_resolutions=[16] --set score.smooth_sigma=8 --set train.iterations=250"
 )
+
+# wanted LABEL: true when --ablations was not given or LABEL matches it
+wanted() { [ -z "$only" ] || printf '%s\n' "$1" | grep -Eq -- "$only"; }
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }
@@ -119,6 +128,7 @@ for d in "${datas[@]}"; do
     if [ $quick = 0 ]; then
       for a in "${ablations[@]}"; do
         label=${a%%|*}
+        wanted "$label" || continue
         read -r -a extra <<< "${a#*|}"
         s=(--set "data.root=$droot" --set "data.category=$cat" --set "run.dir=$out/runs/$name" --set "run.name=main"
            ${sets[@]+"${sets[@]}"} "${extra[@]}")
@@ -134,6 +144,7 @@ for d in "${datas[@]}"; do
       for a in "${train_ablations[@]}"; do
         k=$((k + 1))
         label=${a%%|*}
+        wanted "$label" || continue
         read -r -a extra <<< "${a#*|}"
         train_eval "$name" "$droot" "$cat" "abl$k" "ablation: $label" "${extra[@]}" || true
       done

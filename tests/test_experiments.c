@@ -125,6 +125,16 @@ static void test_quality(void)
     CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 12", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '^synth,woven,\"floor: patchnn\",0' %s/quality.csv", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '| woven | ddad cpu_real |' %s/quality.md", out), 0);
+    /* --ablations keeps the matching rows only (the trained run is resumed, not retrained) */
+    snprintf(extra, sizeof extra,
+             "--data synth=%s/synthetic:woven --set data.val_split=0.5 --set score.batch_size=8 --set score.topk=16 "
+             "--ablations 'smooth_sigma 2|noise_draws'",
+             tmp);
+    CU_ASSERT_EQUAL(script("quality.sh", extra, out), 0);
+    /* header, the main row, 2 ablations, 2 floors */
+    CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 6", out), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '\"ablation: smooth_sigma 2\"' %s/quality.csv", out), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'smooth_sigma 0' %s/quality.csv", out), 1);
     /* a data set that is not there: exit 4 */
     CU_ASSERT_EQUAL(ddad_test_system("%s/experiments/quality.sh --bin %s --out %s --data x=%s/nothing > /dev/null 2>&1",
                                      ddad_test_source_dir(), ddad_test_bin_dir(), out, tmp),
