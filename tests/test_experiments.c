@@ -112,9 +112,10 @@ static void test_quality(void)
     snprintf(out, sizeof out, "%s/quality", tmp);
     CU_ASSERT_EQUAL_FATAL(ddad_test_system("mkdir -p %s", out), 0);
     char extra[4096];
-    snprintf(extra, sizeof extra,
-             "--data synth=%s/synthetic:woven --set data.val_split=0.5 --set score.batch_size=8 --set score.topk=16",
-             tmp);
+    int n = snprintf(extra, sizeof extra,
+                     "--data synth=%s/synthetic:woven --set data.val_split=0.5 --set score.batch_size=8 "
+                     "--set score.topk=16",
+                     tmp);
     int rc = script("quality.sh", extra, out);
     if (rc != 0)
         ddad_test_system("cat %s/quality.sh.stderr %s/quality.log >&2", tmp, out);
@@ -126,10 +127,7 @@ static void test_quality(void)
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '^synth,woven,\"floor: patchnn\",0' %s/quality.csv", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '| woven | ddad cpu_real |' %s/quality.md", out), 0);
     /* --ablations keeps the matching rows only (the trained run is resumed, not retrained) */
-    snprintf(extra, sizeof extra,
-             "--data synth=%s/synthetic:woven --set data.val_split=0.5 --set score.batch_size=8 --set score.topk=16 "
-             "--ablations 'smooth_sigma 2|noise_draws'",
-             tmp);
+    snprintf(extra + n, sizeof extra - (size_t)n, " --ablations 'smooth_sigma 2|noise_draws'");
     CU_ASSERT_EQUAL(script("quality.sh", extra, out), 0);
     /* header, the main row, 2 ablations, 2 floors */
     CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 6", out), 0);
