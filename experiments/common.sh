@@ -19,6 +19,10 @@ args=()
 
 die() { local code=$1; shift; echo "$prog: $*" >&2; exit "$code"; }
 
+# usage: the script's header comment (from line 2 to the first line that is not
+# a comment), without the leading "# "
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
+
 parse_common() {
   while [ $# -gt 0 ]; do
     case "$1" in

@@ -8,7 +8,6 @@
 #        experiments/fig5_alpha.sh --demo [--out DIR] [--set K=V]...
 # Needs: ddad-vis, ddad-alpha-sweep (experiments/alpha_sweep.c) and the maps.h5
 # of ddad-eval (a unified run: one per category). A missing run exits with 4.
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 source "$(dirname "$0")/common.sh"
 alphas=0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1
 rest=()

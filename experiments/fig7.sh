@@ -8,7 +8,6 @@
 # without any, ddad-vis takes the first 4 anomalous test images. --demo uses
 # configs/demo.yaml. Needs: ddad-vis and the run's checkpoint (ddad-train). A
 # missing run exits with 4.
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 source "$(dirname "$0")/common.sh"
 parse_common "$@"
 set -- ${args[@]+"${args[@]}"}

@@ -24,7 +24,6 @@
 #          e.g. --ablations 'smooth_sigma|paper' for a shorter run.
 # Runs go to <out>/runs (resumed when a checkpoint is there: delete it to retrain).
 # Exit codes: 0 ok, 2 usage or a program not built, 4 no data set found.
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 source "$(dirname "$0")/common.sh"
 config="$root/configs/cpu_real.yaml"
 datas=()

@@ -8,7 +8,6 @@
 # CONFIGs default to configs/<category>.yaml for the 15 MVTec AD categories
 # (--demo: configs/demo.yaml). Needs: ddad-vis (to resolve run folders) and
 # each run's metrics.json, written by ddad-eval. A missing run exits with 4.
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 source "$(dirname "$0")/common.sh"
 parse_common "$@"
 

@@ -10,7 +10,6 @@
 # configs/demo.yaml). Needs ddad-vis and the metrics.json files of ddad-eval
 # (<unified run>/<category>/metrics.json). A missing run exits with 4.
 # --set applies to every config, --unified-set to the unified one only.
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 source "$(dirname "$0")/common.sh"
 unified=""
 usets=()
