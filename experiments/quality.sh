@@ -18,7 +18,8 @@
 #          exists (make -f Makefile.data textures).
 # --quick  the main setting and the floors only (no scoring ablations).
 # --train-ablations  also retrain with the training levers (iterations, rotation
-#          augmentation, flips, learning rate, model width, image size 128) - each
+#          augmentation, flips, learning rate and its decay, model width, image
+#          size 128) - each
 #          one is a full training run.
 # --ablations REGEX  only the ablations whose label matches REGEX (grep -E),
 #          e.g. --ablations 'smooth_sigma|paper' for a shorter run.
@@ -77,6 +78,7 @@ train_ablations=(
   "rotation +-5 degrees (the paper's augmentation)|--set data.rotation_deg=5"
   "flips both ways (data.flip both)|--set data.flip=both"
   "learning rate 6e-4 (3x)|--set train.lr=6e-4"
+  "constant learning rate (no linear decay)|--set train.lr_decay=constant"
   "model channels 64 (4x the UNet work)|--set model.channels=64"
   "image size 128, 250 iterations (2x the UNet work)|--set data.image_size=128 --set model.attention_resolutions=[16] --set score.smooth_sigma=8 --set train.iterations=250"
 )
