@@ -12,8 +12,9 @@
  * (config.score.smooth_sigma, smooth_kernel, image_score, topk; defaults
  * when absent). When the file was scored with score.normalize good, its maps
  * are raw and each image's two t-averages are normalised by the held-out
- * statistics first, as the scorer does (ddad_reference_recombine, with the
- * file's score.good_std): reference.h5 beside the maps file, or --reference.
+ * statistics first, as the scorer does (ddad_reference_score_map, with the
+ * file's score.good_std and score.good_timesteps): reference.h5 beside the
+ * maps file, or --reference.
  * Output on stdout, one line per alpha, gnuplot-ready:
  *     # alpha image_auroc pixel_auroc au_pro
  * --png draws the three curves in percent through gnuplot (core/io/plot.h; a
@@ -97,13 +98,18 @@ static bool attr_is(ddad_mapsfile_t *f, const char *key, const char *value)
 /* For a file scored with score.normalize good: its reference statistics
  * (ref_path, or reference.h5 beside maps_path) into *ref; *used false
  * (and OK) for any other normalisation. */
+/* sc: the file's score.good_std and score.good_timesteps, and n_t timesteps */
 static ddad_status_t load_reference(ddad_mapsfile_t *f, const char *maps_path, const char *ref_path, int64_t h,
-                                    int64_t w, ddad_score_reference_t *ref, ddad_score_good_std_t *good_std, bool *used)
+                                    int64_t w, int64_t n_t, ddad_score_reference_t *ref, ddad_config_score_t *sc,
+                                    bool *used)
 {
     *used = false;
     if (!attr_is(f, "config.score.normalize", "good"))
         return DDAD_OK;
-    *good_std = attr_is(f, "config.score.good_std", "pixel") ? DDAD_SCORE_GOOD_STD_PIXEL : DDAD_SCORE_GOOD_STD_GLOBAL;
+    sc->good_std = attr_is(f, "config.score.good_std", "pixel") ? DDAD_SCORE_GOOD_STD_PIXEL : DDAD_SCORE_GOOD_STD_GLOBAL;
+    sc->good_timesteps = attr_is(f, "config.score.good_timesteps", "each") ? DDAD_SCORE_GOOD_TIMESTEPS_EACH
+                                                                            : DDAD_SCORE_GOOD_TIMESTEPS_AVERAGE;
+    sc->timesteps.n = (size_t)n_t;
     char path[4096];
     if (ref_path) {
         snprintf(path, sizeof path, "%s", ref_path);
@@ -115,7 +121,7 @@ static ddad_status_t load_reference(ddad_mapsfile_t *f, const char *maps_path, c
     if (h != w)
         return ddad_fail(DDAD_STATUS_DATA, "%s: maps of %lld x %lld cannot be normalised by %s (square maps at the "
                          "model resolution only: score.resolution model)", maps_path, (long long)h, (long long)w, path);
-    ddad_status_t st = ddad_reference_load_for(ref, path, h, *good_std);
+    ddad_status_t st = ddad_reference_load_for(ref, path, h, sc);
     if (st != DDAD_OK)
         return ddad_fail_context(st, "%s was scored with score.normalize good", maps_path);
     *used = true;
@@ -204,9 +210,10 @@ int main(int argc, char **argv)
     free(how_s);
     ddad_score_reference_t ref;
     memset(&ref, 0, sizeof ref);
-    ddad_score_good_std_t good_std = DDAD_SCORE_GOOD_STD_GLOBAL;
+    ddad_config_score_t sc;
+    memset(&sc, 0, sizeof sc);
     bool use_ref = false;
-    if ((st = load_reference(f, path, ref_path, H, W, &ref, &good_std, &use_ref))) {
+    if ((st = load_reference(f, path, ref_path, H, W, T, &ref, &sc, &use_ref))) {
         ddad_mapsfile_close(f);
         return fail(st);
     }
@@ -230,19 +237,22 @@ int main(int argc, char **argv)
     if (st)
         goto done;
     printf("# %s: %lld images, %lld x %lld, timesteps %lld, smoothing sigma %g, image score %s (k = %d), "
-           "AU-PRO limit %g, maps normalised %s\n",
+           "AU-PRO limit %g, maps normalised %s%s\n",
            path, (long long)N, (long long)H, (long long)W, (long long)T, sigma,
            how == DDAD_IMAGE_SCORE_MAX ? "max" : "topk_mean", topk, pro_limit,
            !use_ref ? "per image (score.normalize image)"
-           : good_std == DDAD_SCORE_GOOD_STD_PIXEL ? "by held-out good images, per-pixel std"
-                                                   : "by held-out good images, global std");
+           : sc.good_std == DDAD_SCORE_GOOD_STD_PIXEL ? "by held-out good images, per-pixel std"
+                                                      : "by held-out good images, global std",
+           !use_ref ? "" : sc.good_timesteps == DDAD_SCORE_GOOD_TIMESTEPS_EACH ? ", each timestep" : ", t-average");
     printf("# alpha image_auroc pixel_auroc au_pro\n");
     for (int a = 0; a < n_alpha; a++) {
         for (int64_t i = 0; i < N; i++) {
             float *m = maps + i * HW;
-            ddad_score_combine(kl + i * T * HW, fe + i * T * HW, T, HW, alphas[a], pixel, feat, m);
             if (use_ref)
-                ddad_reference_recombine(&ref, good_std, alphas[a], pixel, feat, m);
+                ddad_reference_score_map(&ref, sc.good_std, sc.good_timesteps, alphas[a], kl + i * T * HW,
+                                         fe + i * T * HW, T, pixel, feat, m);
+            else
+                ddad_score_combine(kl + i * T * HW, fe + i * T * HW, T, HW, alphas[a], pixel, feat, m);
             if (sigma > 0 && (st = ddad_score_smooth(m, H, W, sigma, kernel)))
                 goto done;
             scores[i] = ddad_score_image(m, HW, how, topk);

@@ -205,7 +205,7 @@ static void test_schema_table(void)
 {
     size_t n;
     const ddad_config_key_t *keys = ddad_config_schema(&n);
-    CU_ASSERT_EQUAL(n, 80); /* the keys of the design, section by section: 3+8+12+3+7+16+3+14+9+3+2 */
+    CU_ASSERT_EQUAL(n, 81); /* the keys of the design, section by section: 3+8+12+3+7+16+3+15+9+3+2 */
     for (size_t i = 0; i < n; i++) {
         CU_ASSERT_PTR_NOT_NULL(keys[i].help);
         CU_ASSERT(keys[i].help && strlen(keys[i].help) > 10);

@@ -2,8 +2,11 @@
  * good images' maps behind score.normalize good. Checked by hand on small
  * maps: the per-pixel mean, the global std, the per-pixel std shrunk toward
  * it (score.good_std pixel), normalisation by either, the file round trip,
- * and the clear errors: a file without per-pixel stds (as version 1 wrote)
- * under good_std pixel, a newer format, a non-positive std. */
+ * the per-timestep statistics of score.good_timesteps each and the map built
+ * from them, and the clear errors: a file without per-pixel stds (as
+ * version 1 wrote) under good_std pixel, one without per-timestep statistics
+ * or of other timesteps under good_timesteps each, a newer format, a
+ * non-positive std. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,23 +44,28 @@ static void build(ddad_score_reference_t *ref)
     CU_ASSERT_EQUAL_FATAL(ddad_reference_acc_finish(acc, ref), DDAD_OK);
 }
 
-/* The expected statistics of one branch, computed directly. */
-static void expected(int branch, double mean[HW], double *sd, double sd_map[HW])
+/* Image i's map of one branch at pixel p: the t-average (k < 0) or
+ * timestep k's map alone. */
+static double value(int branch, int k, int i, int p) { return k < 0 ? avg(branch, i, p) : step_value(branch, i, k, p); }
+
+/* The expected statistics of one branch's t-average (k < 0) or of timestep
+ * k, computed directly. */
+static void expected_of(int branch, int k, double mean[HW], double *sd, double sd_map[HW])
 {
     double ss = 0, ss_p[HW];
     for (int p = 0; p < HW; p++) {
         mean[p] = 0;
         for (int i = 0; i < N; i++)
-            mean[p] += avg(branch, i, p) / N;
+            mean[p] += value(branch, k, i, p) / N;
         ss_p[p] = 0;
         for (int i = 0; i < N; i++)
-            ss_p[p] += (avg(branch, i, p) - mean[p]) * (avg(branch, i, p) - mean[p]);
+            ss_p[p] += (value(branch, k, i, p) - mean[p]) * (value(branch, k, i, p) - mean[p]);
         ss += ss_p[p];
     }
     *sd = sqrt(ss / (N * HW - 1.0));
-    const double k = DDAD_REFERENCE_SHRINK_IMAGES;
+    const double shrink = DDAD_REFERENCE_SHRINK_IMAGES;
     for (int p = 0; p < HW; p++)
-        sd_map[p] = sqrt((ss_p[p] + k * *sd * *sd) / (N + k));
+        sd_map[p] = sqrt((ss_p[p] + shrink * *sd * *sd) / (N + shrink));
 }
 
 static void test_statistics_and_apply(void)
@@ -67,7 +75,7 @@ static void test_statistics_and_apply(void)
     CU_ASSERT_EQUAL(ref.n_images, N);
     for (int b = 0; b < 2; b++) {
         double mean[HW], sd, sd_map[HW];
-        expected(b, mean, &sd, sd_map);
+        expected_of(b, -1, mean, &sd, sd_map);
         const float *got_mean = b ? ref.feat_mean : ref.pixel_mean, *got_map = b ? ref.feat_std_map : ref.pixel_std_map;
         CU_ASSERT_DOUBLE_EQUAL(b ? ref.feat_std : ref.pixel_std, sd, 1e-9 * sd);
         for (int p = 0; p < HW; p++) {
@@ -89,6 +97,61 @@ static void test_statistics_and_apply(void)
         CU_ASSERT_DOUBLE_EQUAL(px[p], (10.0 + p - ref.pixel_mean[p]) / ref.pixel_std, 1e-5);
         CU_ASSERT_DOUBLE_EQUAL(ft[p], (10.0 + p - ref.feat_mean[p]) / ref.feat_std, 1e-5);
         CU_ASSERT_DOUBLE_EQUAL(px2[p], (10.0 + p - ref.pixel_mean[p]) / ref.pixel_std_map[p], 1e-5);
+    }
+    ddad_reference_free(&ref);
+}
+
+/* score.good_timesteps each: each timestep's own statistics, and the map
+ * built from them; average: the t-averaged map normalised as apply does. */
+static void test_per_timestep_statistics_and_map(void)
+{
+    ddad_score_reference_t ref;
+    build(&ref);
+    CU_ASSERT_EQUAL_FATAL(ref.n_t, T);
+    for (int b = 0; b < 2; b++)
+        for (int k = 0; k < T; k++) {
+            double mean[HW], sd, sd_map[HW];
+            expected_of(b, k, mean, &sd, sd_map);
+            const float *got_mean = (b ? ref.feat_mean_t : ref.pixel_mean_t) + k * HW;
+            const float *got_map = (b ? ref.feat_std_map_t : ref.pixel_std_map_t) + k * HW;
+            CU_ASSERT_DOUBLE_EQUAL((b ? ref.feat_std_t : ref.pixel_std_t)[k], sd, 1e-9 * sd);
+            for (int p = 0; p < HW; p++) {
+                CU_ASSERT_DOUBLE_EQUAL(got_mean[p], mean[p], 1e-5 * (1 + fabs(mean[p])));
+                CU_ASSERT_DOUBLE_EQUAL(got_map[p], sd_map[p], 1e-5 * sd_map[p]);
+            }
+        }
+    /* a test image: steps (T, H, W) per branch */
+    float kl[T * HW], ft[T * HW];
+    for (int k = 0; k < T; k++)
+        for (int p = 0; p < HW; p++) {
+            kl[k * HW + p] = 4.0f + (float)(p * (k + 1));
+            ft[k * HW + p] = 1.0f - 0.5f * (float)p + (float)k;
+        }
+    const double alpha = 0.25;
+    for (int per_pixel = 0; per_pixel < 2; per_pixel++) {
+        ddad_score_good_std_t gs = per_pixel ? DDAD_SCORE_GOOD_STD_PIXEL : DDAD_SCORE_GOOD_STD_GLOBAL;
+        float px[HW], fe[HW], map[HW], pa[HW], fa[HW], ma[HW];
+        ddad_reference_score_map(&ref, gs, DDAD_SCORE_GOOD_TIMESTEPS_EACH, alpha, kl, ft, T, px, fe, map);
+        ddad_reference_score_map(&ref, gs, DDAD_SCORE_GOOD_TIMESTEPS_AVERAGE, alpha, kl, ft, T, pa, fa, ma);
+        for (int p = 0; p < HW; p++) {
+            double zp = 0, zf = 0;
+            for (int k = 0; k < T; k++) {
+                const int q = k * HW + p;
+                zp += (kl[q] - ref.pixel_mean_t[q]) / (per_pixel ? ref.pixel_std_map_t[q] : ref.pixel_std_t[k]) / T;
+                zf += (ft[q] - ref.feat_mean_t[q]) / (per_pixel ? ref.feat_std_map_t[q] : ref.feat_std_t[k]) / T;
+            }
+            CU_ASSERT_DOUBLE_EQUAL(px[p], zp, 1e-5 * (1 + fabs(zp)));
+            CU_ASSERT_DOUBLE_EQUAL(fe[p], zf, 1e-5 * (1 + fabs(zf)));
+            CU_ASSERT_DOUBLE_EQUAL(map[p], alpha * zp + (1 - alpha) * zf, 1e-5 * (1 + fabs(zp) + fabs(zf)));
+            /* average: the t-average through apply */
+            double a = 0.5 * (kl[p] + kl[HW + p]), f = 0.5 * (ft[p] + ft[HW + p]);
+            double za = (a - ref.pixel_mean[p]) / (per_pixel ? ref.pixel_std_map[p] : ref.pixel_std);
+            double zb = (f - ref.feat_mean[p]) / (per_pixel ? ref.feat_std_map[p] : ref.feat_std);
+            CU_ASSERT_DOUBLE_EQUAL(pa[p], za, 1e-5 * (1 + fabs(za)));
+            CU_ASSERT_DOUBLE_EQUAL(ma[p], alpha * za + (1 - alpha) * zb, 1e-5 * (1 + fabs(za) + fabs(zb)));
+        }
+        /* the two differ: each timestep weighs the same, not by its raw scale */
+        CU_ASSERT(fabs(px[5] - pa[5]) > 1e-3);
     }
     ddad_reference_free(&ref);
 }
@@ -125,6 +188,13 @@ static void test_file_round_trip_and_errors(void)
     assert_same(back.feat_std_map, ref.feat_std_map);
     CU_ASSERT_EQUAL(back.pixel_std, ref.pixel_std);
     CU_ASSERT_EQUAL(back.n_images, N);
+    CU_ASSERT_EQUAL_FATAL(back.n_t, T);
+    CU_ASSERT_FATAL(back.pixel_mean_t && back.pixel_std_map_t && back.pixel_std_t && back.feat_mean_t &&
+                    back.feat_std_map_t && back.feat_std_t);
+    CU_ASSERT_EQUAL(memcmp(back.pixel_mean_t, ref.pixel_mean_t, T * HW * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(back.feat_std_map_t, ref.feat_std_map_t, T * HW * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(back.pixel_std_t, ref.pixel_std_t, T * sizeof(double)), 0);
+    CU_ASSERT_EQUAL(memcmp(back.feat_std_t, ref.feat_std_t, T * sizeof(double)), 0);
     ddad_reference_free(&back);
 
     /* a file without the per-pixel maps, as format version 1 wrote it */
@@ -203,6 +273,35 @@ static void test_use_checks_per_pixel_maps(void)
     CU_ASSERT_EQUAL(ddad_reference_use(&m, &used, dir, "bottle"), DDAD_STATUS_DATA);
     CU_ASSERT(strstr(ddad_last_error(), "newer") != NULL);
 
+    /* good_timesteps each: a file without per-timestep statistics (as
+     * version 2 wrote it) and one of other timesteps are clear errors */
+    ref.pixel_std_map[2] = 1.0f;
+    CU_ASSERT_EQUAL_FATAL(ddad_reference_save(&ref, path, "1", 1, "test"), DDAD_OK);
+    m.cfg.score.good_timesteps = DDAD_SCORE_GOOD_TIMESTEPS_EACH;
+    CU_ASSERT_EQUAL(ddad_reference_use(&m, &used, dir, "bottle"), DDAD_STATUS_DATA);
+    CU_ASSERT(strstr(ddad_last_error(), "no per-timestep statistics") != NULL);
+    ref.n_t = 1;
+    ref.pixel_mean_t = calloc(4, sizeof(float));
+    ref.pixel_std_map_t = malloc(4 * sizeof(float));
+    ref.pixel_std_t = malloc(sizeof(double));
+    CU_ASSERT_FATAL(ref.pixel_mean_t && ref.pixel_std_map_t && ref.pixel_std_t);
+    for (int p = 0; p < 4; p++)
+        ref.pixel_std_map_t[p] = 0.5f;
+    ref.pixel_std_t[0] = 0.5;
+    CU_ASSERT_EQUAL_FATAL(ddad_reference_save(&ref, path, "1", 1, "test"), DDAD_OK);
+    m.cfg.score.timesteps.n = 1;
+    CU_ASSERT_EQUAL(ddad_reference_use(&m, &used, dir, "bottle"), DDAD_OK);
+    CU_ASSERT_EQUAL(used.n_t, 1);
+    m.cfg.score.timesteps.n = 3;
+    CU_ASSERT_EQUAL(ddad_reference_use(&m, &used, dir, "bottle"), DDAD_STATUS_DATA);
+    CU_ASSERT(strstr(ddad_last_error(), "of 1 timesteps, score.timesteps has 3") != NULL);
+    /* a zero per-timestep std is refused like the others */
+    ref.pixel_std_t[0] = 0.0;
+    CU_ASSERT_EQUAL_FATAL(ddad_reference_save(&ref, path, "1", 1, "test"), DDAD_OK);
+    m.cfg.score.timesteps.n = 1;
+    CU_ASSERT_EQUAL(ddad_reference_use(&m, &used, dir, "bottle"), DDAD_STATUS_DATA);
+    CU_ASSERT(strstr(ddad_last_error(), "not positive") != NULL);
+
     ddad_reference_free(&used);
     ddad_reference_free(&ref);
     ddad_test_rmtree(dir);
@@ -212,6 +311,8 @@ static void test_use_checks_per_pixel_maps(void)
 int main(void)
 {
     static const ddad_test_t tests[] = {{"statistics, global and per-pixel std, apply", test_statistics_and_apply},
+                                        {"per-timestep statistics, good_timesteps each",
+                                         test_per_timestep_statistics_and_map},
                                         {"file round trip", test_file_round_trip_and_errors},
                                         {"per-pixel maps required by good_std pixel", test_use_checks_per_pixel_maps},
                                         {NULL, NULL}};

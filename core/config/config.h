@@ -106,6 +106,12 @@ typedef enum ddad_data_flip {
 typedef enum ddad_score_normalize { DDAD_SCORE_NORMALIZE_IMAGE = 0, DDAD_SCORE_NORMALIZE_GOOD } ddad_score_normalize_t;
 /* score.good_std: the scale of score.normalize good, one number or one per pixel */
 typedef enum ddad_score_good_std { DDAD_SCORE_GOOD_STD_GLOBAL = 0, DDAD_SCORE_GOOD_STD_PIXEL } ddad_score_good_std_t;
+/* score.good_timesteps: what score.normalize good standardises, the t-averaged
+ * map or each timestep's map before the average */
+typedef enum ddad_score_good_timesteps {
+    DDAD_SCORE_GOOD_TIMESTEPS_AVERAGE = 0,
+    DDAD_SCORE_GOOD_TIMESTEPS_EACH
+} ddad_score_good_timesteps_t;
 typedef enum ddad_feature_timestep {
     DDAD_FEATURE_TIMESTEP_SAME = 0,      /* feature head sees the same t as x_t (ddad)        */
     DDAD_FEATURE_TIMESTEP_RESPACED_QUIRK /* authors' code: respaced index, original noise     */
@@ -195,6 +201,7 @@ typedef struct ddad_config_score {
     int noise_draws;            /* noise draws averaged per timestep         */
     ddad_score_normalize_t normalize;
     ddad_score_good_std_t good_std;
+    ddad_score_good_timesteps_t good_timesteps;
     double alpha;               /* pixel-map weight                          */
     int topk;
     ddad_image_score_t image_score;

@@ -57,6 +57,7 @@ static const char *const k_methods[] = {"ddad", "rgb", NULL};
 static const char *const k_flips[] = {"none", "horizontal", "vertical", "both", NULL};
 static const char *const k_normalizes[] = {"image", "good", NULL};
 static const char *const k_good_stds[] = {"global", "pixel", NULL};
+static const char *const k_good_timesteps[] = {"average", "each", NULL};
 static const char *const k_feature_timesteps[] = {"same", "respaced_quirk", NULL};
 static const char *const k_resolutions[] = {"model", "original", NULL};
 static const char *const k_dist_backends[] = {"auto", "gloo", "nccl", NULL};
@@ -267,6 +268,10 @@ static const ddad_config_key_t k_schema[] = {
     K_ENUM("score.good_std", score.good_std, "global", k_good_stds,
            "With score.normalize good, the std each map is divided by: global = one over all pixels of the held-out "
            "images; pixel = one per pixel, shrunk toward the global one as if 5 more images had it (aligned objects)."),
+    K_ENUM("score.good_timesteps", score.good_timesteps, "average", k_good_timesteps,
+           "With score.normalize good, what is standardised: average = the map averaged over the timesteps; each = "
+           "each timestep's map by its own held-out statistics, then averaged, so that every timestep weighs the "
+           "same (the raw KL of the smallest timestep is otherwise the largest)."),
     K_DBL("score.alpha", score.alpha, "0.5", 0, 1, 0, "Anomaly map = alpha * pixel map + (1 - alpha) * feature map."),
     K_INT("score.topk", score.topk, "64", 1, IMAX, "Image score = mean of the top-k pixels."),
     K_ENUM("score.image_score", score.image_score, "topk_mean", k_image_scores, "Image score from the anomaly map."),

@@ -198,7 +198,7 @@ ddad_status_t ddad_reference_use(ddad_model_t *m, ddad_score_reference_t *ref, c
         return DDAD_OK;
     char path[4096];
     ddad_reference_path(path, sizeof path, run_dir, category, ddad_config_is_unified(&m->cfg));
-    ddad_status_t st = ddad_reference_load_for(ref, path, m->cfg.data.image_size, m->cfg.score.good_std);
+    ddad_status_t st = ddad_reference_load_for(ref, path, m->cfg.data.image_size, &m->cfg.score);
     if (st == DDAD_OK)
         m->reference = ref;
     return st;

@@ -236,6 +236,11 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
         return ddad_fail(DDAD_STATUS_CONFIG, "scoring: the reference statistics are %lldx%lld, the maps %dx%d "
                          "(rerun ddad-eval to recompute them)", (long long)m->reference->h, (long long)m->reference->w,
                          cfg->data.image_size, cfg->data.image_size);
+    if (sc->normalize == DDAD_SCORE_NORMALIZE_GOOD && m->reference &&
+        sc->good_timesteps == DDAD_SCORE_GOOD_TIMESTEPS_EACH && m->reference->n_t != (int64_t)sc->timesteps.n)
+        return ddad_fail(DDAD_STATUS_CONFIG, "scoring: the reference statistics are of %lld timesteps, score.timesteps "
+                         "has %d (score.good_timesteps each; rerun ddad-eval to recompute them)",
+                         (long long)m->reference->n_t, (int)sc->timesteps.n);
     if (sc->timesteps.n < 1)
         return ddad_fail(DDAD_STATUS_CONFIG, "score.timesteps is empty");
     const int64_t S = cfg->data.image_size, HW = S * S, T = (int64_t)sc->timesteps.n;
@@ -293,11 +298,13 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
                              &r));
     for (int64_t i = 0; i < n; i++) {
         float *map = r.map + i * HW;
-        ddad_score_combine(r.kl_steps + i * T * HW, rgb ? NULL : r.feat_steps + i * T * HW, T, HW, sc->alpha,
-                           r.pixel + i * HW, rgb ? NULL : r.feat + i * HW, map);
         if (sc->normalize == DDAD_SCORE_NORMALIZE_GOOD && m->reference)
-            ddad_reference_recombine(m->reference, sc->good_std, sc->alpha, r.pixel + i * HW,
+            ddad_reference_score_map(m->reference, sc->good_std, sc->good_timesteps, sc->alpha, r.kl_steps + i * T * HW,
+                                     rgb ? NULL : r.feat_steps + i * T * HW, T, r.pixel + i * HW,
                                      rgb ? NULL : r.feat + i * HW, map);
+        else
+            ddad_score_combine(r.kl_steps + i * T * HW, rgb ? NULL : r.feat_steps + i * T * HW, T, HW, sc->alpha,
+                               r.pixel + i * HW, rgb ? NULL : r.feat + i * HW, map);
         DDAD_TRY(ddad_score_smooth(map, S, S, sc->smooth_sigma, sc->smooth_kernel));
         for (int64_t p = 0; p < HW; p++)
             if (!isfinite(map[p])) {

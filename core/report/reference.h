@@ -21,19 +21,27 @@
  *                  shrunk toward std_b: var = (n var_p + k std_b^2) / (n + k)
  *                  with k = DDAD_REFERENCE_SHRINK_IMAGES, so that a pixel seen
  *                  in a few dozen images does not get a noisy scale.
- * Normalised map of a test image: z_b = (m_b - mean_b) / std_b (or / std_map_b).
+ * The same three statistics of each timestep's map alone (the raw KL of
+ * timestep t, not averaged), stored as (T, H, W) / (T) arrays:
+ *   mean_t_b, std_t_b, std_map_t_b   for score.good_timesteps each.
+ * Normalised map of a test image: z_b = (m_b - mean_b) / std_b (or / std_map_b);
+ * with score.good_timesteps each, z_b = mean over t of (m_b,t - mean_t_b[t]) /
+ * std_t_b[t] (or / std_map_t_b[t]), so that each timestep weighs the same.
  * For an aligned object the per-pixel mean removes what every good image has
  * (rims, edges, the feature extractor's border effects), and the per-pixel
  * std damps what varies from one good image to the next (a highlight that
  * moves); for a texture both are nearly flat. Dividing by the std brings
  * both branches to one scale, so that score.alpha weighs them as it says.
  *
- * File (format "ddad-reference", format_version 2): /pixel_mean and
+ * File (format "ddad-reference", format_version 3): /pixel_mean and
  * /pixel_std_map float32 (H, W), /feat_mean and /feat_std_map float32 (H, W)
- * (absent for score.method rgb), root attributes pixel_std, feat_std, images
- * (count), timesteps ("5,50,100"), noise_draws, source (where the images came
- * from). Version 1 files (no std maps) load, and serve score.good_std global
- * only. Written to "<path>.partial" and renamed, so it is complete or absent.
+ * (absent for score.method rgb), /pixel_mean_t, /pixel_std_map_t float32
+ * (T, H, W) and /pixel_std_t float64 (T) (the feat_ ones likewise), root
+ * attributes pixel_std, feat_std, images (count), timesteps ("5,50,100"),
+ * noise_draws, source (where the images came from). Version 1 files (no std
+ * maps) load, and serve score.good_std global only; version 1 and 2 files (no
+ * per-timestep statistics) serve score.good_timesteps average only. Written
+ * to "<path>.partial" and renamed, so it is complete or absent.
  *
  * Ownership: a ddad_score_reference_t owns its arrays (ddad_reference_free,
  * which accepts a zeroed struct). The accumulator is freed by _finish or
@@ -54,7 +62,7 @@ extern "C" {
 #endif
 
 #define DDAD_REFERENCE_FORMAT "ddad-reference"
-#define DDAD_REFERENCE_VERSION 2
+#define DDAD_REFERENCE_VERSION 3
 /* pseudo-images of the global variance in each pixel's variance (std_map) */
 #define DDAD_REFERENCE_SHRINK_IMAGES 5
 
@@ -67,6 +75,13 @@ typedef struct ddad_score_reference {
     float *feat_std_map;  // (H, W) or NULL (no feature branch, version 1)
     double pixel_std;
     double feat_std;     /* 0 without a feature branch                    */
+    int64_t n_t;         /* timesteps of the per-timestep statistics; 0 when absent (version 1-2 file) */
+    float *pixel_mean_t;    // (T, H, W) or NULL
+    float *pixel_std_map_t; // (T, H, W) or NULL
+    double *pixel_std_t;    // (T) or NULL
+    float *feat_mean_t;     // (T, H, W) or NULL (no feature branch)
+    float *feat_std_map_t;  // (T, H, W) or NULL
+    double *feat_std_t;     // (T) or NULL
 } ddad_score_reference_t;
 
 typedef struct ddad_reference_acc ddad_reference_acc_t;
@@ -95,18 +110,23 @@ void ddad_reference_free(ddad_score_reference_t *ref);
  * <run>/<category>/reference.h5 for a unified run (where ddad-eval writes it). */
 void ddad_reference_path(char *buf, size_t cap, const char *run_dir, const char *category, bool unified);
 
-/* Loads PATH (a size x size reference) for score.good_std good_std: a
- * file without per-pixel stds is a DATA error under good_std pixel, with a
- * hint to rerun ddad-eval. */
+/* Loads PATH (a size x size reference) for scoring with sc (its good_std,
+ * good_timesteps and the number of its timesteps): a file without per-pixel
+ * stds under good_std pixel, or without per-timestep statistics for as many
+ * timesteps under good_timesteps each, is a DATA error with a hint to rerun
+ * ddad-eval. */
 ddad_status_t ddad_reference_load_for(ddad_score_reference_t *ref, const char *path, int64_t size,
-                                     ddad_score_good_std_t good_std);
+                                     const ddad_config_score_t *sc);
 
-/* One image's score.normalize good map: normalises pixel (H, W) and feat
- * (H, W) (NULL without a feature branch) in place and writes
+/* One image's score.normalize good map from its raw per-timestep maps:
+ * kl_steps (T, H, W) and feat_steps (T, H, W) (NULL without a feature
+ * branch), T = ref's timesteps under good_timesteps each. Writes the
+ * normalised t-averages pixel (H, W) and feat (H, W) (when feat_steps) and
  * map = alpha * pixel + (1 - alpha) * feat (pixel alone without feat). The
  * scorer and ddad-alpha-sweep both build their maps with it. */
-void ddad_reference_recombine(const ddad_score_reference_t *ref, ddad_score_good_std_t good_std, double alpha,
-                              float *pixel, float *feat, float *map);
+void ddad_reference_score_map(const ddad_score_reference_t *ref, ddad_score_good_std_t good_std,
+                              ddad_score_good_timesteps_t good_timesteps, double alpha, const float *kl_steps,
+                              const float *feat_steps, int64_t n_t, float *pixel, float *feat, float *map);
 
 #ifdef __cplusplus
 }

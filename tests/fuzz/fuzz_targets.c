@@ -659,9 +659,16 @@ int ddad_fuzz_h5params(const uint8_t *data, size_t size)
         if (!ref.pixel_mean || !(ref.pixel_std > 0))
             ddad_fuzz_die_("ddad_reference_load accepted a reference without a mean or a positive std", path);
         ddad_fuzz_touch(ref.pixel_mean, 16 * sizeof(float));
+        if (ref.n_t > 0) {
+            if (!ref.pixel_mean_t || !ref.pixel_std_map_t || !ref.pixel_std_t)
+                ddad_fuzz_die_("ddad_reference_load set n_t without the per-timestep arrays", path);
+            ddad_fuzz_touch(ref.pixel_std_map_t, (size_t)ref.n_t * 16 * sizeof(float));
+            ddad_fuzz_touch(ref.pixel_std_t, (size_t)ref.n_t * sizeof(double));
+        }
         ddad_reference_free(&ref);
     } else {
-        if (ref.pixel_mean || ref.pixel_std_map || ref.feat_mean || ref.feat_std_map)
+        if (ref.pixel_mean || ref.pixel_std_map || ref.feat_mean || ref.feat_std_map || ref.pixel_mean_t ||
+            ref.pixel_std_t || ref.feat_mean_t || ref.feat_std_t)
             ddad_fuzz_die_("ddad_reference_load failed but kept arrays", path);
         ddad_fuzz_rejected(st, "ddad_reference_load");
     }

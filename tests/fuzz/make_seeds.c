@@ -111,7 +111,8 @@ static int write_params(const char *dir, const char *name)
 }
 
 /* score.normalize good's reference statistics of 4 x 4 maps, both branches,
- * with the per-pixel std maps (format version 2). */
+ * with the per-pixel std maps and the per-timestep statistics of two
+ * timesteps (format version 3). */
 static int write_reference(const char *dir, const char *name)
 {
     char path[1024];
@@ -123,9 +124,19 @@ static int write_reference(const char *dir, const char *name)
         ps[i] = 0.5f + 0.03125f * (float)i;
         fs[i] = 2.0f - 0.0625f * (float)i;
     }
+    float pm_t[32], fm_t[32], ps_t[32], fs_t[32];
+    for (int i = 0; i < 32; i++) {
+        pm_t[i] = pm[i % 16] + (i < 16 ? 0.5f : -0.5f);
+        fm_t[i] = fm[i % 16];
+        ps_t[i] = ps[i % 16] * (i < 16 ? 2.0f : 0.5f);
+        fs_t[i] = fs[i % 16];
+    }
+    double pstd_t[2] = {1.5, 0.375}, fstd_t[2] = {1.5, 1.5};
     ddad_score_reference_t ref = {.h = 4, .w = 4, .n_images = 6, .pixel_mean = pm, .feat_mean = fm,
-                                  .pixel_std_map = ps, .feat_std_map = fs, .pixel_std = 0.75, .feat_std = 1.5};
-    return ddad_reference_save(&ref, path, "1,3,5,10", 4, "fuzz seed") ? fail(path) : 0;
+                                  .pixel_std_map = ps, .feat_std_map = fs, .pixel_std = 0.75, .feat_std = 1.5,
+                                  .n_t = 2, .pixel_mean_t = pm_t, .pixel_std_map_t = ps_t, .pixel_std_t = pstd_t,
+                                  .feat_mean_t = fm_t, .feat_std_map_t = fs_t, .feat_std_t = fstd_t};
+    return ddad_reference_save(&ref, path, "1,3", 4, "fuzz seed") ? fail(path) : 0;
 }
 
 static int write_tiff(const char *dir, const char *name, int w, int h)
