@@ -66,10 +66,12 @@ ablations=(
   "paper scoring (image z-score, t 5/50/100, 1 draw, no smoothing, alpha 0.5)|--set score.normalize=image --set score.timesteps=[5,50,100] --set score.noise_draws=1 --set score.smooth_sigma=0 --set score.alpha=0.5"
   "normalize image (per-image z-score, the authors')|--set score.normalize=image"
   "good_std global (one std over all held-out pixels)|--set score.good_std=global"
+  "good_timesteps average (the t-averaged map standardised, not each timestep's)|--set score.good_timesteps=average"
   "timesteps 5/50/100 (the paper's)|--set score.timesteps=[5,50,100]"
+  "timesteps 1/3/5/10 (small only)|--set score.timesteps=[1,3,5,10]"
   "noise_draws 1|--set score.noise_draws=1"
   "smooth_sigma 0|--set score.smooth_sigma=0"
-  "smooth_sigma 2|--set score.smooth_sigma=2"
+  "smooth_sigma 4|--set score.smooth_sigma=4"
   "alpha 0.5 (feature branch on, random backbone)|--set score.alpha=0.5"
 )
 train_ablations=(
@@ -80,7 +82,7 @@ train_ablations=(
   "learning rate 6e-4 (3x)|--set train.lr=6e-4"
   "constant learning rate (no linear decay)|--set train.lr_decay=constant"
   "model channels 64 (4x the UNet work)|--set model.channels=64"
-  "image size 128, 250 iterations (2x the UNet work)|--set data.image_size=128 --set model.attention_resolutions=[16] --set score.smooth_sigma=8 --set train.iterations=250"
+  "image size 128, 250 iterations (2x the UNet work)|--set data.image_size=128 --set model.attention_resolutions=[16] --set score.smooth_sigma=4 --set train.iterations=250"
 )
 
 # wanted LABEL: true when --ablations was not given or LABEL matches it

@@ -122,16 +122,16 @@ static void test_quality(void)
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     CU_ASSERT(exists(out, "quality.csv"));
     CU_ASSERT(exists(out, "quality.md"));
-    /* header, the main row, 8 ablations, 2 floors */
-    CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 12", out), 0);
+    /* header, the main row, 10 ablations, 2 floors */
+    CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 14", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '^synth,woven,\"floor: patchnn\",0' %s/quality.csv", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '| woven | ddad cpu_real |' %s/quality.md", out), 0);
     /* --ablations keeps the matching rows only (the trained run is resumed, not retrained) */
-    snprintf(extra + n, sizeof extra - (size_t)n, " --ablations 'smooth_sigma 2|noise_draws'");
+    snprintf(extra + n, sizeof extra - (size_t)n, " --ablations 'smooth_sigma 4|noise_draws'");
     CU_ASSERT_EQUAL(script("quality.sh", extra, out), 0);
     /* header, the main row, 2 ablations, 2 floors */
     CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 6", out), 0);
-    CU_ASSERT_EQUAL(ddad_test_system("grep -q '\"ablation: smooth_sigma 2\"' %s/quality.csv", out), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '\"ablation: smooth_sigma 4\"' %s/quality.csv", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q 'smooth_sigma 0' %s/quality.csv", out), 1);
     /* a data set that is not there: exit 4 */
     CU_ASSERT_EQUAL(ddad_test_system("%s/experiments/quality.sh --bin %s --out %s --data x=%s/nothing > /dev/null 2>&1",
