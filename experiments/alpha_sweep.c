@@ -96,9 +96,9 @@ static bool attr_is(ddad_mapsfile_t *f, const char *key, const char *value)
 }
 
 /* For a file scored with score.normalize good: its reference statistics
- * (ref_path, or reference.h5 beside maps_path) into *ref; *used false
- * (and OK) for any other normalisation. */
-/* sc: the file's score.good_std and score.good_timesteps, and n_t timesteps */
+ * (ref_path, or reference.h5 beside maps_path) into *ref, for the file's
+ * score.good_std and score.good_timesteps and its n_t timesteps (set in
+ * *sc); *used false (and OK) for any other normalisation. */
 static ddad_status_t load_reference(ddad_mapsfile_t *f, const char *maps_path, const char *ref_path, int64_t h,
                                     int64_t w, int64_t n_t, ddad_score_reference_t *ref, ddad_config_score_t *sc,
                                     bool *used)

@@ -151,21 +151,6 @@ ddad_status_t ddad_reference_acc_finish(ddad_reference_acc_t *a, ddad_score_refe
     return st;
 }
 
-/* map = (map - mean) / (sd_map ? sd_map : sd), per pixel */
-static void normalize_branch(float *map, int64_t hw, const float *mean, const float *sd_map, double sd)
-{
-    for (int64_t p = 0; p < hw; p++)
-        map[p] = (float)(((double)map[p] - mean[p]) / (sd_map ? (double)sd_map[p] : sd));
-}
-
-void ddad_reference_apply(const ddad_score_reference_t *ref, bool per_pixel, float *pixel, float *feat)
-{
-    const int64_t hw = ref->h * ref->w;
-    normalize_branch(pixel, hw, ref->pixel_mean, per_pixel ? ref->pixel_std_map : NULL, ref->pixel_std);
-    if (feat && ref->feat_mean)
-        normalize_branch(feat, hw, ref->feat_mean, per_pixel ? ref->feat_std_map : NULL, ref->feat_std);
-}
-
 void ddad_reference_free(ddad_score_reference_t *ref)
 {
     if (!ref)
@@ -287,14 +272,13 @@ static ddad_status_t read_per_timestep(ddad_h5_t *f, const char *path, ddad_scor
         if ((st = ddad_h5_read_into(f, items[i].name, items[i].type, *items[i].dst, shape, items[i].rank)) != DDAD_OK)
             return st;
     }
-    for (int64_t i = 0; i < n; i++)
-        if (!(ref->pixel_std_map_t[i] > 0) || (feat && !(ref->feat_std_map_t[i] > 0)))
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t k = i / (ref->h * ref->w);
+        if (!(ref->pixel_std_map_t[i] > 0 && ref->pixel_std_t[k] > 0) ||
+            (feat && !(ref->feat_std_map_t[i] > 0 && ref->feat_std_t[k] > 0)))
             return ddad_fail(DDAD_STATUS_DATA, "%s: a per-timestep standard deviation is not positive (corrupt file?)",
                              path);
-    for (int64_t k = 0; k < T; k++)
-        if (!(ref->pixel_std_t[k] > 0) || (feat && !(ref->feat_std_t[k] > 0)))
-            return ddad_fail(DDAD_STATUS_DATA, "%s: a per-timestep standard deviation is not positive (corrupt file?)",
-                             path);
+    }
     return DDAD_OK;
 }
 
@@ -385,32 +369,53 @@ ddad_status_t ddad_reference_load_for(ddad_score_reference_t *ref, const char *p
     return st;
 }
 
-/* z = (v - mean) / (sd_map ? sd_map : sd) */
+/* One branch's statistics (b 0: pixel, 1: feat), of the t-averaged map and
+ * of each timestep's (the latter NULL when the file has none). */
+typedef struct branch_stats {
+    const float *mean, *sd_map; // (H, W)
+    double sd;
+    const float *mean_t, *sd_map_t; // (T, H, W)
+    const double *sd_t;             // (T)
+} branch_stats_t;
+
+static branch_stats_t branch_stats(const ddad_score_reference_t *ref, int b)
+{
+    if (b == 0)
+        return (branch_stats_t){ref->pixel_mean,   ref->pixel_std_map,   ref->pixel_std,
+                                ref->pixel_mean_t, ref->pixel_std_map_t, ref->pixel_std_t};
+    return (branch_stats_t){ref->feat_mean,   ref->feat_std_map,   ref->feat_std,
+                            ref->feat_mean_t, ref->feat_std_map_t, ref->feat_std_t};
+}
+
+/* z = (v - mean) / (sd_map ? sd_map[p] : sd) */
 static inline double standardize(double v, double mean, const float *sd_map, int64_t p, double sd)
 {
     return (v - mean) / (sd_map ? (double)sd_map[p] : sd);
 }
 
-/* The normalised t-average of one branch's raw steps (T, H, W) into out (H, W). */
+/* The normalised t-average of one branch's raw steps (T, H, W) into out
+ * (H, W); out may be steps when T is 1. */
 static void branch_map(const ddad_score_reference_t *ref, int b, bool per_pixel, bool each, const float *steps,
                        int64_t T, float *out)
 {
     const int64_t hw = ref->h * ref->w;
-    const float *mean = b == 0 ? ref->pixel_mean : ref->feat_mean;
-    const float *sd_map = per_pixel ? (b == 0 ? ref->pixel_std_map : ref->feat_std_map) : NULL;
-    const double sd = b == 0 ? ref->pixel_std : ref->feat_std;
-    const float *mean_t = b == 0 ? ref->pixel_mean_t : ref->feat_mean_t;
-    const float *sd_map_t = b == 0 ? ref->pixel_std_map_t : ref->feat_std_map_t;
-    const double *sd_t = b == 0 ? ref->pixel_std_t : ref->feat_std_t;
+    const branch_stats_t s = branch_stats(ref, b);
     for (int64_t p = 0; p < hw; p++) {
         double a = 0;
         for (int64_t k = 0; k < T; k++) {
             double v = steps[k * hw + p];
-            a += each ? standardize(v, mean_t[k * hw + p], per_pixel ? sd_map_t + k * hw : NULL, p, sd_t[k]) : v;
+            a += each ? standardize(v, s.mean_t[k * hw + p], per_pixel ? s.sd_map_t + k * hw : NULL, p, s.sd_t[k]) : v;
         }
         a /= (double)T;
-        out[p] = (float)(each ? a : standardize(a, mean[p], sd_map, p, sd));
+        out[p] = (float)(each ? a : standardize(a, s.mean[p], per_pixel ? s.sd_map : NULL, p, s.sd));
     }
+}
+
+void ddad_reference_apply(const ddad_score_reference_t *ref, bool per_pixel, float *pixel, float *feat)
+{
+    branch_map(ref, 0, per_pixel, false, pixel, 1, pixel);
+    if (feat && ref->feat_mean)
+        branch_map(ref, 1, per_pixel, false, feat, 1, feat);
 }
 
 void ddad_reference_score_map(const ddad_score_reference_t *ref, ddad_score_good_std_t good_std,
