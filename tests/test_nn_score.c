@@ -417,8 +417,11 @@ static void test_scorer_round_trip(void)
 
 static void test_example_program(void)
 {
-    /* the example links and reports usage errors with exit code 2 */
+    /* the example links, reports usage errors with exit code 2 and answers --help on stdout */
     CU_ASSERT_EQUAL(ddad_test_system("'%s/ddad-score-example' >/dev/null 2>&1", ddad_test_bin_dir()), 2);
+    CU_ASSERT_EQUAL(ddad_test_system("'%s/ddad-score-example' --help 2>/dev/null | grep -q '^usage: .*IMAGE'",
+                                     ddad_test_bin_dir()),
+                    0);
 }
 
 int main(void)

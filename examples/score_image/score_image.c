@@ -9,13 +9,22 @@
  * outside it against an installed ddad (see CMakeLists.txt here).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <ddad.h>
 
+static const char usage[] = "usage: %s RUN_DIR|CHECKPOINT IMAGE...\n"
+                            "Scores each IMAGE with the trained run (its threshold.json gives the verdicts).\n"
+                            "Exit codes: 0 every image scored, 2 usage, else the failing status's code.\n";
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf(usage, argv[0]);
+        return 0;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: %s RUN_DIR|CHECKPOINT IMAGE...\n", argv[0]);
+        fprintf(stderr, usage, argv[0]);
         return 2;
     }
     ddad_scorer_t *s = NULL;
