@@ -407,8 +407,11 @@ static ddad_status_t maps_provenance(category_t *k)
     const char *kl_what =
         sc->method == DDAD_SCORE_METHOD_RGB ? "mean over RGB of (x0_hat - x0)^2 (score.method rgb), averaged over noise draws"
         : sc->normalize == DDAD_SCORE_NORMALIZE_GOOD
-            ? "mean over RGB of the KL map in bits, raw (score.normalize good: reference.h5 normalises the "
-              "t-average), averaged over noise draws"
+            ? (sc->good_timesteps == DDAD_SCORE_GOOD_TIMESTEPS_EACH
+                   ? "mean over RGB of the KL map in bits, raw (score.normalize good: reference.h5 normalises "
+                     "each timestep's map, score.good_timesteps each), averaged over noise draws"
+                   : "mean over RGB of the KL map in bits, raw (score.normalize good: reference.h5 normalises the "
+                     "t-average), averaged over noise draws")
             : "mean over RGB of the KL map in bits, standardised per image and timestep, averaged over noise draws";
     DDAD_TRY_RETURN(ddad_mapsfile_set_attr(k->p.wr, "kl_maps", kl_what));
     return ddad_mapsfile_set_attr(k->p.wr, "feat_maps", "feature error at features.score_size, bilinear to the map "
