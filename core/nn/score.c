@@ -297,23 +297,13 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
         DDAD_TRY(score_chunk(m, x0, target, class_ids, image_ids, p0, P - p0 < chunk ? P - p0 : chunk, &amp, gen,
                              &r));
     for (int64_t i = 0; i < n; i++) {
-        float *map = r.map + i * HW;
-        if (sc->normalize == DDAD_SCORE_NORMALIZE_GOOD && m->reference)
-            ddad_reference_score_map(m->reference, sc->good_std, sc->good_timesteps, sc->alpha, r.kl_steps + i * T * HW,
-                                     rgb ? NULL : r.feat_steps + i * T * HW, T, r.pixel + i * HW,
-                                     rgb ? NULL : r.feat + i * HW, map);
-        else
-            ddad_score_combine(r.kl_steps + i * T * HW, rgb ? NULL : r.feat_steps + i * T * HW, T, HW, sc->alpha,
-                               r.pixel + i * HW, rgb ? NULL : r.feat + i * HW, map);
-        DDAD_TRY(ddad_score_smooth(map, S, S, sc->smooth_sigma, sc->smooth_kernel));
-        for (int64_t p = 0; p < HW; p++)
-            if (!isfinite(map[p])) {
-                st = ddad_fail(DDAD_STATUS_NUMERIC, "scoring: the anomaly map of image %lld is not finite at (%lld, %lld) "
-                               "(diverged weights? check the checkpoint's losses)",
-                               (long long)(image_ids ? image_ids[i] : i), (long long)(p / S), (long long)(p % S));
-                goto fail;
-            }
-        r.score[i] = ddad_score_image(map, HW, sc->image_score, sc->topk);
+        st = ddad_score_map_from_steps(sc, sc->normalize == DDAD_SCORE_NORMALIZE_GOOD ? m->reference : NULL, S,
+                                       r.kl_steps + i * T * HW, rgb ? NULL : r.feat_steps + i * T * HW, T,
+                                       r.pixel + i * HW, rgb ? NULL : r.feat + i * HW, r.map + i * HW, &r.score[i]);
+        if (st != DDAD_OK) {
+            st = ddad_fail_context(st, "scoring image %lld", (long long)(image_ids ? image_ids[i] : i));
+            goto fail;
+        }
     }
 fail:
     if (amp_active) {

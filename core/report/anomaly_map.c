@@ -1,6 +1,8 @@
 /* core/report/anomaly_map.c - see anomaly_map.h */
 #include "anomaly_map.h"
 
+#include "reference.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,4 +142,23 @@ void ddad_score_resize_bilinear(const float *in, int64_t h, int64_t w, float *ou
             out[y * ow + x] = (float)v;
         }
     }
+}
+
+ddad_status_t ddad_score_map_from_steps(const ddad_config_score_t *sc, const ddad_score_reference_t *ref, int64_t S,
+                                        const float *kl_steps, const float *feat_steps, int64_t T, float *pixel,
+                                        float *feat, float *map, float *score)
+{
+    const int64_t hw = S * S;
+    if (sc->normalize == DDAD_SCORE_NORMALIZE_GOOD && ref)
+        ddad_reference_score_map(ref, sc->good_std, sc->good_timesteps, sc->alpha, kl_steps, feat_steps, T, pixel,
+                                 feat, map);
+    else
+        ddad_score_combine(kl_steps, feat_steps, T, hw, sc->alpha, pixel, feat, map);
+    DDAD_TRY_RETURN(ddad_score_smooth(map, S, S, sc->smooth_sigma, sc->smooth_kernel));
+    for (int64_t p = 0; p < hw; p++)
+        if (!isfinite(map[p]))
+            return ddad_fail(DDAD_STATUS_NUMERIC, "the anomaly map is not finite at (%lld, %lld) (diverged "
+                             "weights? check the checkpoint's losses)", (long long)(p / S), (long long)(p % S));
+    *score = ddad_score_image(map, hw, sc->image_score, sc->topk);
+    return DDAD_OK;
 }

@@ -38,6 +38,18 @@ ddad_status_t ddad_score_smooth(float *map, int64_t h, int64_t w, double sigma, 
  * clamped to hw) or the max. */
 float ddad_score_image(const float *map, int64_t hw, ddad_image_score_t how, int k);
 
+struct ddad_score_reference;
+
+/* The whole host side for one image, as ddad_score_images does it: from its
+ * raw per-timestep maps kl_steps and feat_steps (T, S, S; feat_steps NULL
+ * without a feature branch) to pixel, feat (S*S; feat may be NULL without
+ * feat_steps), the smoothed anomaly map (S*S) and *score. ref: the held-out
+ * statistics under score.normalize good (NULL: the maps are combined as
+ * they are). NUMERIC status naming the pixel when the map is not finite. */
+ddad_status_t ddad_score_map_from_steps(const ddad_config_score_t *sc, const struct ddad_score_reference *ref,
+                                        int64_t S, const float *kl_steps, const float *feat_steps, int64_t T,
+                                        float *pixel, float *feat, float *map, float *score);
+
 /* Bilinear resize (torch's interpolate, align_corners false, no antialias)
  * of in (h, w) to out (oh, ow). */
 void ddad_score_resize_bilinear(const float *in, int64_t h, int64_t w, float *out, int64_t oh, int64_t ow);
