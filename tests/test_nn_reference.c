@@ -308,6 +308,92 @@ static void test_use_checks_per_pixel_maps(void)
     free(dir);
 }
 
+/* Image i's raw maps of both branches (T, H, W), as build() adds them. */
+static void steps_of(int i, float kl[T * HW], float ft[T * HW])
+{
+    for (int k = 0; k < T; k++)
+        for (int p = 0; p < HW; p++) {
+            kl[k * HW + p] = step_value(0, i, k, p);
+            ft[k * HW + p] = step_value(1, i, k, p);
+        }
+}
+
+/* Every (T, H, W) or (H, W) array and std of two references agree within tol. */
+static void assert_same_reference(const ddad_score_reference_t *a, const ddad_score_reference_t *b, double tol)
+{
+    CU_ASSERT_EQUAL(a->n_images, b->n_images);
+    CU_ASSERT_EQUAL_FATAL(a->n_t, b->n_t);
+    const float *fa[] = {a->pixel_mean, a->pixel_std_map, a->feat_mean, a->feat_std_map},
+                *fb[] = {b->pixel_mean, b->pixel_std_map, b->feat_mean, b->feat_std_map};
+    for (int j = 0; j < 4; j++)
+        for (int p = 0; p < HW; p++)
+            CU_ASSERT_DOUBLE_EQUAL(fa[j][p], fb[j][p], tol * (1 + fabs(fb[j][p])));
+    const float *ta[] = {a->pixel_mean_t, a->pixel_std_map_t, a->feat_mean_t, a->feat_std_map_t},
+                *tb[] = {b->pixel_mean_t, b->pixel_std_map_t, b->feat_mean_t, b->feat_std_map_t};
+    for (int j = 0; j < 4; j++)
+        for (int p = 0; p < T * HW; p++)
+            CU_ASSERT_DOUBLE_EQUAL(ta[j][p], tb[j][p], tol * (1 + fabs(tb[j][p])));
+    CU_ASSERT_DOUBLE_EQUAL(a->pixel_std, b->pixel_std, tol * b->pixel_std);
+    CU_ASSERT_DOUBLE_EQUAL(a->feat_std, b->feat_std, tol * b->feat_std);
+    for (int k = 0; k < T; k++) {
+        CU_ASSERT_DOUBLE_EQUAL(a->pixel_std_t[k], b->pixel_std_t[k], tol * b->pixel_std_t[k]);
+        CU_ASSERT_DOUBLE_EQUAL(a->feat_std_t[k], b->feat_std_t[k], tol * b->feat_std_t[k]);
+    }
+}
+
+/* Leave one out: the statistics of N images without image i equal those of
+ * an accumulator that never saw it; the accumulator itself is unchanged. */
+static void test_leave_one_out(void)
+{
+    enum { N4 = 4 };
+    float kl[T * HW], ft[T * HW];
+    ddad_reference_acc_t *all = NULL;
+    CU_ASSERT_EQUAL_FATAL(ddad_reference_acc_create(&all, T, H, W, true), DDAD_OK);
+    for (int i = 0; i < N4; i++) {
+        steps_of(i, kl, ft);
+        ddad_reference_acc_add(all, kl, ft);
+    }
+    CU_ASSERT_EQUAL(ddad_reference_acc_count(all), N4);
+    ddad_score_reference_t before;
+    CU_ASSERT_EQUAL_FATAL(ddad_reference_acc_stats(all, &before), DDAD_OK);
+    for (int out = 0; out < N4; out++) {
+        ddad_reference_acc_t *others = NULL;
+        CU_ASSERT_EQUAL_FATAL(ddad_reference_acc_create(&others, T, H, W, true), DDAD_OK);
+        for (int i = 0; i < N4; i++)
+            if (i != out) {
+                steps_of(i, kl, ft);
+                ddad_reference_acc_add(others, kl, ft);
+            }
+        ddad_score_reference_t want, got;
+        CU_ASSERT_EQUAL_FATAL(ddad_reference_acc_finish(others, &want), DDAD_OK);
+        steps_of(out, kl, ft);
+        CU_ASSERT_EQUAL_FATAL(ddad_reference_acc_without(all, kl, ft, &got), DDAD_OK);
+        assert_same_reference(&got, &want, 1e-6);
+        ddad_reference_free(&got);
+        ddad_reference_free(&want);
+    }
+    /* the accumulator is not changed by the leave-one-out statistics */
+    ddad_score_reference_t after;
+    CU_ASSERT_EQUAL_FATAL(ddad_reference_acc_stats(all, &after), DDAD_OK);
+    assert_same_reference(&after, &before, 0);
+    ddad_reference_free(&after);
+    ddad_reference_free(&before);
+    ddad_reference_acc_free(all);
+
+    /* with 2 images, one left out leaves too few: a DATA error that says so */
+    ddad_reference_acc_t *two = NULL;
+    CU_ASSERT_EQUAL_FATAL(ddad_reference_acc_create(&two, T, H, W, true), DDAD_OK);
+    for (int i = 0; i < 2; i++) {
+        steps_of(i, kl, ft);
+        ddad_reference_acc_add(two, kl, ft);
+    }
+    ddad_score_reference_t none;
+    CU_ASSERT_EQUAL(ddad_reference_acc_without(two, kl, ft, &none), DDAD_STATUS_DATA);
+    CU_ASSERT(strstr(ddad_last_error(), "at least 3") != NULL);
+    CU_ASSERT_PTR_NULL(none.pixel_mean);
+    ddad_reference_acc_free(two);
+}
+
 int main(void)
 {
     static const ddad_test_t tests[] = {{"statistics, global and per-pixel std, apply", test_statistics_and_apply},
@@ -315,6 +401,7 @@ int main(void)
                                          test_per_timestep_statistics_and_map},
                                         {"file round trip", test_file_round_trip_and_errors},
                                         {"per-pixel maps required by good_std pixel", test_use_checks_per_pixel_maps},
+                                        {"leave-one-out statistics", test_leave_one_out},
                                         {NULL, NULL}};
     return ddad_test_main("nn_reference", tests);
 }

@@ -56,27 +56,35 @@ ddad_status_t ddad_reference_acc_create(ddad_reference_acc_t **out, int64_t n_t,
     return DDAD_OK;
 }
 
-void ddad_reference_acc_add(ddad_reference_acc_t *a, const float *kl_steps, const float *feat_steps)
+/* Adds (sign 1) or removes (sign -1) one image's raw maps to the sums sum,
+ * sum2 (per branch, (1 + T, H, W)) of an accumulator of a's geometry. */
+static void update_sums(const ddad_reference_acc_t *a, double *const sum_b[2], double *const sum2_b[2],
+                        const float *kl_steps, const float *feat_steps, double sign)
 {
     const int64_t hw = a->h * a->w;
     for (int b = 0; b < 2; b++) {
         const float *steps = b == 0 ? kl_steps : feat_steps;
         if (b == 1 && (!a->has_feat || !steps))
             continue;
-        double *sum = a->sum[b], *sum2 = a->sum2[b];
+        double *sum = sum_b[b], *sum2 = sum2_b[b];
         for (int64_t p = 0; p < hw; p++) {
             double s = 0;
             for (int64_t k = 0; k < a->n_t; k++) {
                 double v = steps[k * hw + p];
-                sum[(1 + k) * hw + p] += v;
-                sum2[(1 + k) * hw + p] += v * v;
+                sum[(1 + k) * hw + p] += sign * v;
+                sum2[(1 + k) * hw + p] += sign * v * v;
                 s += v;
             }
             s /= (double)a->n_t;
-            sum[p] += s;
-            sum2[p] += s * s;
+            sum[p] += sign * s;
+            sum2[p] += sign * s * s;
         }
     }
+}
+
+void ddad_reference_acc_add(ddad_reference_acc_t *a, const float *kl_steps, const float *feat_steps)
+{
+    update_sums(a, a->sum, a->sum2, kl_steps, feat_steps, 1.0);
     a->n++;
 }
 
@@ -104,21 +112,17 @@ static void slice_stats(const double *sum, const double *sum2, double n, int64_t
     *sd = g;
 }
 
-ddad_status_t ddad_reference_acc_finish(ddad_reference_acc_t *a, ddad_score_reference_t *out)
+/* The statistics of n images from their sums (per branch, (1 + T, H, W)). */
+static ddad_status_t stats_from_sums(const ddad_reference_acc_t *a, double *const sum_b[2], double *const sum2_b[2],
+                                     int64_t n_images, ddad_score_reference_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (a->n < 2) {
-        int64_t n = a->n;
-        ddad_reference_acc_free(a);
-        return ddad_fail(DDAD_STATUS_DATA, "reference statistics need at least 2 held-out good images, got %lld "
-                         "(raise data.val_split or add training images)", (long long)n);
-    }
     const int64_t hw = a->h * a->w, T = a->n_t;
-    const double n = (double)a->n;
+    const double n = (double)n_images;
     ddad_status_t st = DDAD_OK;
     out->h = a->h;
     out->w = a->w;
-    out->n_images = a->n;
+    out->n_images = n_images;
     out->n_t = T;
     for (int b = 0; b < (a->has_feat ? 2 : 1); b++) {
         float *mean = malloc((size_t)hw * sizeof *mean), *sd_map = malloc((size_t)hw * sizeof *sd_map);
@@ -136,18 +140,66 @@ ddad_status_t ddad_reference_acc_finish(ddad_reference_acc_t *a, ddad_score_refe
             st = ddad_fail(DDAD_STATUS_NOMEM, "reference statistics: out of memory");
             break;
         }
-        slice_stats(a->sum[b], a->sum2[b], n, hw, mean, sd_map, &sd);
+        slice_stats(sum_b[b], sum2_b[b], n, hw, mean, sd_map, &sd);
         for (int64_t k = 0; k < T; k++)
-            slice_stats(a->sum[b] + (1 + k) * hw, a->sum2[b] + (1 + k) * hw, n, hw, mean_t + k * hw,
+            slice_stats(sum_b[b] + (1 + k) * hw, sum2_b[b] + (1 + k) * hw, n, hw, mean_t + k * hw,
                         sd_map_t + k * hw, &sd_t[k]);
         if (b == 0)
             out->pixel_std = sd;
         else
             out->feat_std = sd;
     }
-    ddad_reference_acc_free(a);
     if (st != DDAD_OK)
         ddad_reference_free(out);
+    return st;
+}
+
+ddad_status_t ddad_reference_acc_stats(const ddad_reference_acc_t *a, ddad_score_reference_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (a->n < 2)
+        return ddad_fail(DDAD_STATUS_DATA, "reference statistics need at least 2 held-out good images, got %lld "
+                         "(raise data.val_split or add training images)", (long long)a->n);
+    return stats_from_sums(a, a->sum, a->sum2, a->n, out);
+}
+
+ddad_status_t ddad_reference_acc_finish(ddad_reference_acc_t *a, ddad_score_reference_t *out)
+{
+    ddad_status_t st = ddad_reference_acc_stats(a, out);
+    ddad_reference_acc_free(a);
+    return st;
+}
+
+int64_t ddad_reference_acc_count(const ddad_reference_acc_t *a) { return a->n; }
+
+ddad_status_t ddad_reference_acc_without(const ddad_reference_acc_t *a, const float *kl_steps,
+                                         const float *feat_steps, ddad_score_reference_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (a->n < 3)
+        return ddad_fail(DDAD_STATUS_DATA, "leave-one-out reference statistics need at least 3 held-out good "
+                         "images, got %lld (raise data.val_split or add training images)", (long long)a->n);
+    const size_t n = (size_t)((1 + a->n_t) * a->h * a->w);
+    double *sum[2] = {NULL, NULL}, *sum2[2] = {NULL, NULL};
+    ddad_status_t st = DDAD_OK;
+    for (int b = 0; b < (a->has_feat ? 2 : 1) && st == DDAD_OK; b++) {
+        sum[b] = malloc(n * sizeof(double));
+        sum2[b] = malloc(n * sizeof(double));
+        if (!sum[b] || !sum2[b])
+            st = ddad_fail(DDAD_STATUS_NOMEM, "reference statistics: out of memory");
+        else {
+            memcpy(sum[b], a->sum[b], n * sizeof(double));
+            memcpy(sum2[b], a->sum2[b], n * sizeof(double));
+        }
+    }
+    if (st == DDAD_OK) {
+        update_sums(a, sum, sum2, kl_steps, feat_steps, -1.0);
+        st = stats_from_sums(a, sum, sum2, a->n - 1, out);
+    }
+    for (int b = 0; b < 2; b++) {
+        free(sum[b]);
+        free(sum2[b]);
+    }
     return st;
 }
 

@@ -92,6 +92,19 @@ ddad_status_t ddad_reference_acc_create(ddad_reference_acc_t **out, int64_t n_t,
 void ddad_reference_acc_add(ddad_reference_acc_t *acc, const float *kl_steps, const float *feat_steps);
 /* Needs at least 2 images; frees acc. */
 ddad_status_t ddad_reference_acc_finish(ddad_reference_acc_t *acc, ddad_score_reference_t *out);
+/* The same statistics, keeping acc (for ddad_reference_acc_without). */
+ddad_status_t ddad_reference_acc_stats(const ddad_reference_acc_t *acc, ddad_score_reference_t *out);
+/* Images added so far. */
+int64_t ddad_reference_acc_count(const ddad_reference_acc_t *acc);
+/* The statistics of the accumulated images without one of them, given by
+ * the raw maps it was added with (kl_steps, feat_steps as for _add): what
+ * that image is normalised by when it must be scored as one the statistics
+ * were not fitted on (the deployment threshold's calibration: in-sample
+ * statistics standardise their own images too well, and a threshold fitted
+ * on them flags most new good images). Needs at least 3 images. Rounding of
+ * the subtracted sums aside, equal to the statistics of the other images. */
+ddad_status_t ddad_reference_acc_without(const ddad_reference_acc_t *acc, const float *kl_steps,
+                                         const float *feat_steps, ddad_score_reference_t *out);
 void ddad_reference_acc_free(ddad_reference_acc_t *acc);
 
 /* Normalises one image's t-averaged maps in place: pixel (H, W) and feat
