@@ -314,6 +314,38 @@ static void test_file_round_trip(void)
     free(dir);
 }
 
+/* The deployment check counts what is strictly above each threshold, by
+ * label and by mask; a NaN threshold flags nothing. */
+static void test_deployment_check(void)
+{
+    ddad_calibration_t cal = {.image_threshold = 1.0, .pixel_threshold = 0.5};
+    ddad_calib_check_t c;
+    memset(&c, 0, sizeof c);
+    const float map_a[4] = {0.5f, 0.6f, 0.1f, 0.9f}, map_b[4] = {0.7f, 0.2f, 0.5f, 0.5f};
+    const uint8_t mask_a[4] = {0, 255, 0, 255};
+    ddad_calib_check_add(&cal, &c, 1.0f, 0, map_b, NULL, 4);    /* good, at the threshold: not flagged */
+    ddad_calib_check_add(&cal, &c, 1.5f, 0, map_b, NULL, 4);    /* good, above: flagged                */
+    ddad_calib_check_add(&cal, &c, 2.0f, 1, map_a, mask_a, 4);  /* defective, flagged                  */
+    ddad_calib_check_add(&cal, &c, 0.5f, 1, NULL, NULL, 0);     /* defective, missed; no map           */
+    CU_ASSERT_EQUAL(c.good_images, 2);
+    CU_ASSERT_EQUAL(c.good_flagged, 1);
+    CU_ASSERT_EQUAL(c.defective_images, 2);
+    CU_ASSERT_EQUAL(c.defective_flagged, 1);
+    /* normal pixels: map_b twice (0.7 above, 0.2, 0.5, 0.5 not) and map_a's 0.5 and 0.1 */
+    CU_ASSERT_EQUAL(c.normal_pixels, 10);
+    CU_ASSERT_EQUAL(c.normal_flagged, 2);
+    CU_ASSERT_EQUAL(c.anomalous_pixels, 2);
+    CU_ASSERT_EQUAL(c.anomalous_flagged, 2);
+    CU_ASSERT_DOUBLE_EQUAL(ddad_calib_rate(c.normal_flagged, c.normal_pixels), 0.2, 1e-12);
+    CU_ASSERT(isnan(ddad_calib_rate(0, 0)));
+
+    ddad_calibration_t none = {.image_threshold = NAN, .pixel_threshold = NAN};
+    memset(&c, 0, sizeof c);
+    ddad_calib_check_add(&none, &c, 1e30f, 1, map_a, mask_a, 4);
+    CU_ASSERT_EQUAL(c.defective_flagged, 0);
+    CU_ASSERT_EQUAL(c.anomalous_flagged + c.normal_flagged, 0);
+}
+
 int main(void)
 {
     static const ddad_test_t tests[] = {{"rule parse", test_rule_parse},
@@ -322,6 +354,7 @@ int main(void)
                                         {"f1 vs scikit-learn, refused with good images only", test_f1_sklearn_and_refusal},
                                         {"fit and normalise", test_fit_and_normalize},
                                         {"threshold.json round trip, version 1, malformed", test_file_round_trip},
+                                        {"deployment check on labelled images", test_deployment_check},
                                         {0}};
     return ddad_test_main("calib", tests);
 }

@@ -194,7 +194,18 @@ static void test_one_run(void)
         "s = np.sort(f['maps'][:].reshape(9, -1), 1)[:, -64:].mean(1)\n"
         "assert np.abs(s - f['scores'][:]).max() < 1e-5 * (1 + np.abs(s).max())\n"
         "t = json.load(open('%s/threshold.json'))['thresholds']\n"
-        "assert t[0]['category'] == 'woven' and t[0]['images'] == 6\n\"",
+        "assert t[0]['category'] == 'woven' and t[0]['images'] == 6\n"
+        "# the deployment check: threshold.json's thresholds counted on the maps file\n"
+        "d = m['deployment_check']\n"
+        "assert d['rule'] == 'max' and d['optimistic'] is False, d\n"
+        "assert d['image_threshold'] == t[0]['image_threshold'] and d['pixel_threshold'] == t[0]['pixel_threshold']\n"
+        "y, sc, mp, mk = f['labels'][:], f['scores'][:].astype(float), f['maps'][:].astype(float), f['masks'][:] > 0\n"
+        "assert d['good_images'] == (y == 0).sum() and d['defective_images'] == (y != 0).sum(), d\n"
+        "assert d['good_flagged'] == (sc[y == 0] > d['image_threshold']).sum(), d\n"
+        "assert d['defective_flagged'] == (sc[y != 0] > d['image_threshold']).sum(), d\n"
+        "assert abs(d['image_fpr'] - d['good_flagged'] / d['good_images']) < 1e-9, d\n"
+        "assert abs(d['pixel_fpr'] - (mp[~mk] > d['pixel_threshold']).mean()) < 1e-3, d\n"
+        "assert abs(d['pixel_recall'] - (mp[mk] > d['pixel_threshold']).mean()) < 1e-3, d\n\"",
         ddad_test_python(), run, g_dir, run, run);
     CU_ASSERT_EQUAL(rc, 0);
 

@@ -489,6 +489,39 @@ static void test_alpha_sweep_good(void)
     ddad_test_system("mv '%s/ref.h5' '%s/reference.h5'", g_dir, g_run);
 }
 
+/* score.normalize good with 3 or more held-out images: the threshold is
+ * fitted on each held-out image scored with the statistics of the others
+ * (cross-fitted, said in threshold.json), and metrics.json says how it does
+ * on the test split; with 2 held-out images eval warns that it cannot. The
+ * model is untrained, so holding out other images than in training is
+ * harmless here. */
+static void test_cross_fitted_threshold(void)
+{
+    CU_ASSERT_FATAL(setup());
+    const char *bin = ddad_test_bin_dir();
+    char cfg[4300];
+    snprintf(cfg, sizeof cfg, "%s/woven.yaml", g_dir);
+    int rc = ddad_test_system(EVAL " '%s' --set score.normalize=good --set data.val_split=0.4 > /dev/null "
+                              "2> '%s/cross.err'", bin, cfg, g_dir);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'at the deployment thresholds (rule max): .* good test images flagged' "
+                                     "'%s/cross.err'", g_dir),
+                    0);
+    rc = py("import json, os\n"
+            "R = os.environ['RUN']\n"
+            "t = json.load(open(R + '/threshold.json'))['thresholds'][0]\n"
+            "assert t['images'] == 3, t\n"
+            "assert 'each scored with the reference statistics of the other 2' in t['source'], t['source']\n"
+            "m = json.load(open(R + '/metrics.json'))\n"
+            "d = m['deployment_check']\n"
+            "assert d['image_threshold'] == t['image_threshold'] and d['good_images'] + d['defective_images'] == "
+            "m['images'], d\n");
+    CU_ASSERT_EQUAL(rc, 0);
+    rc = ddad_test_system(EVAL " '%s' --set score.normalize=good --quiet > /dev/null 2> '%s/two.err'", bin, cfg, g_dir);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'only 2 held-out good images' '%s/two.err'", g_dir), 0);
+}
+
 /* --export-maps at the images' original size: the maps of a 32 px model
  * evaluated on 48 px images are written as 48 x 48 TIFFs, torch's bilinear
  * upsampling (align_corners false) of the stored 32 px maps. Runs last: it
@@ -531,6 +564,7 @@ int main(void)
                                         {"predict a unified run", test_predict_unified},
                                         {"TIFF export/import, foreign maps file", test_maps_round_trip},
                                         {"alpha sweep of a score.normalize good run", test_alpha_sweep_good},
+                                        {"cross-fitted threshold under score.normalize good", test_cross_fitted_threshold},
                                         {"TIFF export at the original size (upsampled)", test_export_upsamples},
                                         {0}};
     int rc = ddad_test_main("prog_predict", tests);

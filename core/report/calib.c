@@ -240,6 +240,40 @@ bool ddad_calib_has_statistics(const ddad_calibration_t *c)
            isfinite(c->pixel_threshold) && isfinite(c->pixel_min) && isfinite(c->pixel_max);
 }
 
+/* ---- how a threshold does on labelled images ---------------------------- */
+
+double ddad_calib_rate(int64_t part, int64_t whole)
+{
+    return whole > 0 ? (double)part / (double)whole : NAN;
+}
+
+void ddad_calib_check_add(const ddad_calibration_t *cal, ddad_calib_check_t *check, float score, uint8_t label,
+                          const float *map, const uint8_t *mask, size_t hw)
+{
+    /* a comparison with NaN is false: a NaN threshold flags nothing */
+    const bool flagged = (double)score > cal->image_threshold;
+    if (label) {
+        check->defective_images++;
+        check->defective_flagged += flagged;
+    } else {
+        check->good_images++;
+        check->good_flagged += flagged;
+    }
+    if (!map)
+        return;
+    const double t = cal->pixel_threshold;
+    for (size_t q = 0; q < hw; q++) {
+        const bool hit = (double)map[q] > t;
+        if (mask && mask[q]) {
+            check->anomalous_pixels++;
+            check->anomalous_flagged += hit;
+        } else {
+            check->normal_pixels++;
+            check->normal_flagged += hit;
+        }
+    }
+}
+
 /* ---- threshold.json --------------------------------------------------- */
 
 void ddad_calib_path(char *buf, size_t cap, const char *run_dir)

@@ -125,6 +125,30 @@ void ddad_calib_normalize_map(const ddad_calibration_t *c, const float *in, floa
 /* True when the normalised scores are defined (statistics known). */
 bool ddad_calib_has_statistics(const ddad_calibration_t *c);
 
+/* ---- how a threshold does on labelled images --------------------------- */
+
+/* Counts, on a labelled set the thresholds were not fitted on (ddad-eval: the
+ * test split), of what the deployment thresholds flag (strictly above, as
+ * when deployed): the image threshold on image scores, the pixel threshold
+ * on every map pixel. good_flagged / good_images is the image false-positive
+ * rate a user will see, defective_flagged / defective_images the share of
+ * defective images caught; likewise per pixel against the masks. */
+typedef struct ddad_calib_check {
+    int64_t good_images, good_flagged;
+    int64_t defective_images, defective_flagged;
+    int64_t normal_pixels, normal_flagged;
+    int64_t anomalous_pixels, anomalous_flagged;
+} ddad_calib_check_t;
+
+/* Adds one image to check (zero it first): its score and label (!= 0 =
+ * defective), and its map and mask (hw each; mask NULL = no defect pixel,
+ * map NULL = image level only). A NaN threshold flags nothing. */
+/* part / whole, NaN when whole is 0 (e.g. no good test image). */
+double ddad_calib_rate(int64_t part, int64_t whole);
+
+void ddad_calib_check_add(const ddad_calibration_t *cal, ddad_calib_check_t *check, float score, uint8_t label,
+                          const float *map, const uint8_t *mask, size_t hw);
+
 /* ---- threshold.json -------------------------------------------------- */
 
 typedef struct ddad_calib_file {

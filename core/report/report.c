@@ -1,6 +1,8 @@
 /* core/report/report.c - see report.h */
 #include "report.h"
 
+#include "calib.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +281,32 @@ typedef struct metrics_json {
     const ddad_metrics_provenance_t *x;
 } metrics_json_t;
 
+/* "deployment_check": how threshold.json's thresholds do on the test split. */
+static void put_deployment_check(FILE *f, const ddad_calibration_t *cal, const ddad_calib_check_t *c)
+{
+    fputs(",\n  \"deployment_check\": {\"rule\": ", f);
+    ddad_json_string(f, cal->rule);
+    fprintf(f, ", \"optimistic\": %s", cal->optimistic ? "true" : "false");
+    const struct {
+        const char *k;
+        double v;
+    } nums[] = {{"image_threshold", cal->image_threshold},
+                {"pixel_threshold", cal->pixel_threshold},
+                {"good_images", (double)c->good_images},
+                {"good_flagged", (double)c->good_flagged},
+                {"image_fpr", ddad_calib_rate(c->good_flagged, c->good_images)},
+                {"defective_images", (double)c->defective_images},
+                {"defective_flagged", (double)c->defective_flagged},
+                {"image_recall", ddad_calib_rate(c->defective_flagged, c->defective_images)},
+                {"pixel_fpr", ddad_calib_rate(c->normal_flagged, c->normal_pixels)},
+                {"pixel_recall", ddad_calib_rate(c->anomalous_flagged, c->anomalous_pixels)}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        fprintf(f, ", \"%s\": ", nums[i].k);
+        ddad_json_number(f, nums[i].v);
+    }
+    fputs("}", f);
+}
+
 static ddad_status_t put_metrics_json(FILE *f, void *user)
 {
     const metrics_json_t *m = user;
@@ -304,6 +332,8 @@ static ddad_status_t put_metrics_json(FILE *f, void *user)
     }
     fputs(",\n  \"threshold_source\": ", f);
     ddad_json_string(f, x->threshold_source);
+    if (x->calibration && x->check)
+        put_deployment_check(f, x->calibration, x->check);
     fputs(",\n  \"resolution\": ", f);
     ddad_json_string(f, x->resolution);
     fprintf(f, ",\n  \"map_size\": [%lld, %lld]", (long long)x->map_h, (long long)x->map_w);
