@@ -5,8 +5,10 @@
 # (experiments/baselines: |x - mean training image| and a nearest-neighbour
 # patch detector on ddad's frozen backbone) on the same images in the same run
 # (under the same config: meandiff gets its score.smooth_sigma, like ddad).
-# Writes <out>/quality.csv (one row per data set, category, setting) and
-# <out>/quality.md (a Markdown table per data set, also on stdout).
+# Writes <out>/quality.csv (one row per data set, category, setting),
+# <out>/thresholds.csv (how each main run's threshold.json does on the test
+# split: ddad-eval's deployment check) and <out>/quality.md (a Markdown table
+# per data set and one of the thresholds, also on stdout).
 #
 # usage: experiments/quality.sh [--out DIR] [--bin DIR] [--config CONFIG]
 #                               [--data NAME=ROOT[:CAT,CAT...]]... [--quick]
@@ -110,10 +112,39 @@ train_eval() {
   m=$("$bin/ddad-eval" "$config" "${s[@]}" --quiet --format csv 2>> "$log" | eval_metrics) ||
     { echo "quality: evaluating $name/$cat ($setting) failed: see $log" >&2; return 1; }
   t2=$(now)
+  [ "$rname" = main ] && deploy_row "$name" "$cat" "${s[@]}"
   set -- $m
   row "$name" "$cat" "$setting" "$1" "$2" "$3" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")"
   echo "quality: $name/$cat $setting: I-AUROC $1 P-AUROC $2 AU-PRO $3 (train $(secs "$t0" "$t1") s, eval $(secs "$t1" "$t2") s)" >&2
 }
+
+# deploy_row NAME CAT SETS...: the main run's deployment check (metrics.json:
+# how threshold.json's thresholds do on the test split) -> thresholds.csv; the
+# run folder is <run.dir>/<data format>/CAT/main (run.dir as SETS resolve it)
+deploy_row() {
+  local name=$1 cat=$2 rdir m
+  shift 2
+  rdir=$("$bin/ddad-eval" "$config" "$@" --print-config 2>/dev/null |
+         awk '/^run:/ { r = 1; next } /^[^ ]/ { r = 0 } r && $1 == "dir:" { $1 = ""; sub(/^ /, ""); gsub(/"/, ""); print; exit }')
+  m=$(ls "$rdir"/*/"$cat"/main/metrics.json 2>/dev/null | head -n 1)
+  [ -n "$m" ] || { echo "quality: no metrics.json of $name/$cat under $rdir: no deployment check" >&2; return 0; }
+  grep '"deployment_check"' "$m" | head -n 1 |
+    awk -v ds="$name" -v cat="$cat" '{
+      n = split("rule good_flagged good_images defective_flagged defective_images pixel_fpr pixel_recall", k, " ")
+      line = ds "," cat
+      for (i = 1; i <= n; i++) {
+        v = ""
+        if (match($0, "\"" k[i] "\": (\"[^\"]*\"|[^,}]*)")) {
+          v = substr($0, RSTART, RLENGTH); sub(/^[^:]*: /, "", v); gsub(/"/, "", v)
+        }
+        line = line "," v
+      }
+      print line
+    }' >> "$tcsv"
+}
+
+tcsv="$out/thresholds.csv"
+echo "dataset,category,rule,good_flagged,good_images,defective_flagged,defective_images,pixel_fpr,pixel_recall" > "$tcsv"
 
 for d in "${datas[@]}"; do
   name=${d%%=*}
@@ -203,5 +234,12 @@ awk '
       printf "\n"
     }
   }' "$csv" > "$md"
+# The deployment thresholds (threshold.json of each main run) on the test split.
+awk -F, 'NR == 1 { next }
+  function pct(a, b) { return b > 0 ? sprintf("%d of %d (%.0f%%)", a, b, 100 * a / b) : "-" }
+  function rate(x) { return x == "" || x == "null" ? "-" : sprintf("%.1f%%", 100 * x) }
+  { if (!hdr) { printf "### Deployment thresholds on the test split\n\nthreshold.json of each ddad run (eval.threshold_rule, fitted on the held-out good images), applied to the test images:\n\n| data set | category | rule | good images flagged | defective images flagged | normal pixels flagged | defect pixels flagged |\n|---|---|---|---:|---:|---:|---:|\n"; hdr = 1 }
+    printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, pct($4, $5), pct($6, $7), rate($8), rate($9) }
+  END { if (hdr) printf "\n" }' "$tcsv" >> "$md"
 cat "$md"
-echo "quality: $csv, $md (log: $log)" >&2
+echo "quality: $csv, $tcsv, $md (log: $log)" >&2

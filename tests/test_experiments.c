@@ -126,6 +126,12 @@ static void test_quality(void)
     CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 14", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '^synth,woven,\"floor: patchnn\",0' %s/quality.csv", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '| woven | ddad cpu_real |' %s/quality.md", out), 0);
+    /* the deployment check of the main run: its counts as metrics.json has them */
+    CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/thresholds.csv) -eq 2", out), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -Eq '^synth,woven,max,[0-9]+,[0-9]+,[0-9]+,[0-9]+,[0-9.e-]+,[0-9.e-]+$' "
+                                     "%s/thresholds.csv", out),
+                    0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '| synth | woven | max | .* of ' %s/quality.md", out), 0);
     /* --ablations keeps the matching rows only (the trained run is resumed, not retrained) */
     snprintf(extra + n, sizeof extra - (size_t)n, " --ablations 'smooth_sigma 4|noise_draws'");
     CU_ASSERT_EQUAL(script("quality.sh", extra, out), 0);
