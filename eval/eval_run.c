@@ -376,9 +376,9 @@ static ddad_status_t fit_reference(category_t *k)
  * the statistics of the other held-out images (leave one out), so that its
  * score is that of an image the statistics were not fitted on - what every
  * new image is. With the in-sample statistics the held-out images are
- * standardised too well, and their max flagged 80-100% of the good test
- * images of the real textures. No network call: the raw maps are kept from
- * the reference pass. */
+ * standardised too well, and their max flagged 45-95% of the good test
+ * images of the real textures (docs/quality.md). No network call: the raw
+ * maps are kept from the reference pass. */
 static ddad_status_t calibrate_cross_fitted(category_t *k)
 {
     const ddad_config_t *cfg = &k->c->cfg;
