@@ -656,12 +656,13 @@ static ddad_status_t check_thresholds(category_t *k)
         return st;
     const ddad_calib_check_t *c = &k->check;
     fprintf(stderr, "%s: at the deployment thresholds (rule %s%s): %lld of %lld good test images flagged (%.1f%%), "
-            "%lld of %lld defective (%.1f%%); pixels: %.2f%% of normal flagged, %.1f%% of defect pixels\n",
+            "%lld of %lld defective (%.1f%%); pixels: %.2f%% of normal flagged (%.2f%% on good images), %.1f%% of "
+            "defect pixels\n",
             k->name, k->cal.rule, k->cal.optimistic ? ", fitted on this test split: optimistic" : "",
             (long long)c->good_flagged, (long long)c->good_images, percent(c->good_flagged, c->good_images),
             (long long)c->defective_flagged, (long long)c->defective_images,
             percent(c->defective_flagged, c->defective_images), percent(c->normal_flagged, c->normal_pixels),
-            percent(c->anomalous_flagged, c->anomalous_pixels));
+            percent(c->good_image_flagged, c->good_image_pixels), percent(c->anomalous_flagged, c->anomalous_pixels));
     return DDAD_OK;
 }
 

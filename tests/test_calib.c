@@ -334,6 +334,8 @@ static void test_deployment_check(void)
     /* normal pixels: map_b twice (0.7 above, 0.2, 0.5, 0.5 not) and map_a's 0.5 and 0.1 */
     CU_ASSERT_EQUAL(c.normal_pixels, 10);
     CU_ASSERT_EQUAL(c.normal_flagged, 2);
+    CU_ASSERT_EQUAL(c.good_image_pixels, 8);
+    CU_ASSERT_EQUAL(c.good_image_flagged, 2);
     CU_ASSERT_EQUAL(c.anomalous_pixels, 2);
     CU_ASSERT_EQUAL(c.anomalous_flagged, 2);
     CU_ASSERT_DOUBLE_EQUAL(ddad_calib_rate(c.normal_flagged, c.normal_pixels), 0.2, 1e-12);

@@ -205,7 +205,8 @@ static void test_one_run(void)
         "assert d['defective_flagged'] == (sc[y != 0] > d['image_threshold']).sum(), d\n"
         "assert abs(d['image_fpr'] - d['good_flagged'] / d['good_images']) < 1e-9, d\n"
         "assert abs(d['pixel_fpr'] - (mp[~mk] > d['pixel_threshold']).mean()) < 1e-3, d\n"
-        "assert abs(d['pixel_recall'] - (mp[mk] > d['pixel_threshold']).mean()) < 1e-3, d\n\"",
+        "assert abs(d['pixel_recall'] - (mp[mk] > d['pixel_threshold']).mean()) < 1e-3, d\n"
+        "assert abs(d['pixel_fpr_good_images'] - (mp[y == 0] > d['pixel_threshold']).mean()) < 1e-3, d\n\"",
         ddad_test_python(), run, g_dir, run, run);
     CU_ASSERT_EQUAL(rc, 0);
 

@@ -270,6 +270,10 @@ void ddad_calib_check_add(const ddad_calibration_t *cal, ddad_calib_check_t *che
         } else {
             check->normal_pixels++;
             check->normal_flagged += hit;
+            if (!label) {
+                check->good_image_pixels++;
+                check->good_image_flagged += hit;
+            }
         }
     }
 }

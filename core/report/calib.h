@@ -132,11 +132,15 @@ bool ddad_calib_has_statistics(const ddad_calibration_t *c);
  * when deployed): the image threshold on image scores, the pixel threshold
  * on every map pixel. good_flagged / good_images is the image false-positive
  * rate a user will see, defective_flagged / defective_images the share of
- * defective images caught; likewise per pixel against the masks. */
+ * defective images caught; likewise per pixel against the masks, where
+ * the normal pixels of the good images alone say how much of a good part
+ * lights up (the normal pixels of defective images include the smoothed
+ * halo around each defect). */
 typedef struct ddad_calib_check {
     int64_t good_images, good_flagged;
     int64_t defective_images, defective_flagged;
-    int64_t normal_pixels, normal_flagged;
+    int64_t normal_pixels, normal_flagged;        /* of all images              */
+    int64_t good_image_pixels, good_image_flagged; /* of the good images alone   */
     int64_t anomalous_pixels, anomalous_flagged;
 } ddad_calib_check_t;
 

@@ -299,6 +299,7 @@ static void put_deployment_check(FILE *f, const ddad_calibration_t *cal, const d
                 {"defective_flagged", (double)c->defective_flagged},
                 {"image_recall", ddad_calib_rate(c->defective_flagged, c->defective_images)},
                 {"pixel_fpr", ddad_calib_rate(c->normal_flagged, c->normal_pixels)},
+                {"pixel_fpr_good_images", ddad_calib_rate(c->good_image_flagged, c->good_image_pixels)},
                 {"pixel_recall", ddad_calib_rate(c->anomalous_flagged, c->anomalous_pixels)}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         fprintf(f, ", \"%s\": ", nums[i].k);
