@@ -434,7 +434,7 @@ static ddad_status_t calibrate(category_t *k)
     const int n = held_out ? (int)k->n_val : (max_train < (int)k->n_train ? max_train : (int)k->n_train);
     if (n <= 0 || k->rule.kind == DDAD_CALIB_RULE_F1)
         return DDAD_OK;
-    if (k->held.acc && k->held.n == n && n >= 3)
+    if (k->held.acc && n >= 3) /* score.normalize good: held.n == n_val == n */
         return calibrate_cross_fitted(k);
     if (k->held.acc)
         ddad_log(DDAD_LOG_WARN, "%s: only %d held-out good images: the threshold is fitted on the images the "

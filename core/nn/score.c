@@ -4,7 +4,6 @@
 #include "reference.h"
 
 #include <float.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -297,9 +296,9 @@ ddad_status_t ddad_score_images(const ddad_model_t *m, const float *images, cons
         DDAD_TRY(score_chunk(m, x0, target, class_ids, image_ids, p0, P - p0 < chunk ? P - p0 : chunk, &amp, gen,
                              &r));
     for (int64_t i = 0; i < n; i++) {
-        st = ddad_score_map_from_steps(sc, sc->normalize == DDAD_SCORE_NORMALIZE_GOOD ? m->reference : NULL, S,
-                                       r.kl_steps + i * T * HW, rgb ? NULL : r.feat_steps + i * T * HW, T,
-                                       r.pixel + i * HW, rgb ? NULL : r.feat + i * HW, r.map + i * HW, &r.score[i]);
+        st = ddad_score_map_from_steps(sc, m->reference, S, r.kl_steps + i * T * HW,
+                                       rgb ? NULL : r.feat_steps + i * T * HW, T, r.pixel + i * HW,
+                                       rgb ? NULL : r.feat + i * HW, r.map + i * HW, &r.score[i]);
         if (st != DDAD_OK) {
             st = ddad_fail_context(st, "scoring image %lld", (long long)(image_ids ? image_ids[i] : i));
             goto fail;
