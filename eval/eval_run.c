@@ -297,7 +297,6 @@ typedef struct category {
     ddad_calib_rule_t rule;              /* eval.threshold_rule                */
     ddad_calibration_t cal;              /* the fitted deployment threshold    */
     bool have_cal;
-    ddad_calib_check_t check;            /* how cal does on the test split      */
     pass_t p;                            /* the calibration and test passes    */
     double seconds_per_image;            /* wall time of the test pass         */
     double mask_threshold;               /* pixel threshold of the binary masks */
@@ -584,9 +583,9 @@ static ddad_status_t measure(category_t *k, ddad_metrics_record_t *rec)
 }
 
 /* Step 4: rule f1 takes both thresholds from the labelled test split
- * (optimistic); then the fitted threshold is kept for threshold.json and
- * the binary masks' threshold is chosen: the calibrated pixel threshold,
- * or the test split's F1-max with --threshold-f1 (or when there is none). */
+ * (optimistic); then the binary masks' threshold is chosen: the calibrated
+ * pixel threshold, or the test split's F1-max with --threshold-f1 (or when
+ * there is none). */
 static void choose_thresholds(category_t *k, const ddad_metrics_record_t *rec)
 {
     eval_ctx_t *c = k->c;
@@ -611,8 +610,6 @@ static void choose_thresholds(category_t *k, const ddad_metrics_record_t *rec)
         ddad_log(DDAD_LOG_WARN, "%s: threshold rule f1 needs defective and good test images; no threshold stored",
                  k->name);
     }
-    if (k->have_cal && c->n_thresholds < EVAL_MAX_CATEGORIES)
-        c->thresholds[c->n_thresholds++] = *cal;
     if (c->opts.threshold_f1 || !isfinite(cal->pixel_threshold)) {
         k->mask_threshold = rec->pixel_f1_threshold;
         snprintf(k->mask_threshold_source, sizeof k->mask_threshold_source, "test-split F1-max (optimistic)");
@@ -642,19 +639,21 @@ static ddad_status_t check_thresholds(category_t *k)
     ddad_mapsfile_t *mf = NULL;
     ddad_status_t st = ddad_mapsfile_open(&mf, k->maps);
     const ddad_mapsfile_info_t *info = st == DDAD_OK ? ddad_mapsfile_info(mf) : NULL;
-    memset(&k->check, 0, sizeof k->check);
+    ddad_calib_check_t *check = &k->cal.test_check;
+    memset(check, 0, sizeof *check);
     for (int64_t i = 0; st == DDAD_OK && i < info->n; i++) {
         st = ddad_mapsfile_read_image(mf, i, map, mask);
         if (st == DDAD_OK)
-            ddad_calib_check_add(&k->cal, &k->check, info->scores ? info->scores[i] : NAN, info->labels[i], map,
+            ddad_calib_check_add(&k->cal, check, info->scores ? info->scores[i] : NAN, info->labels[i], map,
                                  mask, hw);
     }
     ddad_mapsfile_close(mf);
     free(map);
     free(mask);
+    k->cal.has_test_check = st == DDAD_OK; /* stored with the thresholds in threshold.json */
     if (st != DDAD_OK || k->c->opts.quiet)
         return st;
-    const ddad_calib_check_t *c = &k->check;
+    const ddad_calib_check_t *c = check;
     fprintf(stderr, "%s: at the deployment thresholds (rule %s%s): %lld of %lld good test images flagged (%.1f%%), "
             "%lld of %lld defective (%.1f%%); pixels: %.2f%% of normal flagged (%.2f%% on good images), %.1f%% of "
             "defect pixels\n",
@@ -708,8 +707,7 @@ static ddad_status_t write_outputs(category_t *k, const ddad_metrics_record_t *r
                          .threshold = k->mask_threshold, .threshold_source = k->mask_threshold_source,
                          .feature_weights = feature_weights(c),
                          .seconds_per_image = k->seconds_per_image, .checkpoint = c->checkpoint, .step = c->step,
-                         .notes = k->notes, .calibration = k->have_cal ? &k->cal : NULL,
-                         .check = k->have_cal ? &k->check : NULL};
+                         .notes = k->notes, .calibration = k->have_cal ? &k->cal : NULL};
     DDAD_TRY_RETURN(ddad_run_path(path, sizeof path, c->run_dir, k->dir_name, DDAD_RUN_METRICS_JSON));
     DDAD_TRY_RETURN(ddad_report_write_metrics_json(path, cfg, rec, &x));
     DDAD_TRY_RETURN(ddad_run_path(path, sizeof path, c->run_dir, k->dir_name, DDAD_RUN_METRICS_CSV));
@@ -745,6 +743,8 @@ ddad_status_t eval_ctx_category(eval_ctx_t *c, const char *category, ddad_metric
         choose_thresholds(&k, rec);
         if (k.have_cal)
             st = check_thresholds(&k);
+        if (st == DDAD_OK && k.have_cal && c->n_thresholds < EVAL_MAX_CATEGORIES)
+            c->thresholds[c->n_thresholds++] = k.cal; /* threshold.json, with what it flagged on the test split */
     }
     if (st == DDAD_OK) {
         st = write_outputs(&k, rec);

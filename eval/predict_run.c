@@ -22,6 +22,10 @@
 #include "run.h"
 #include "tiff.h"
 
+/* Above this share of good test images flagged, ddad-predict warns: the
+ * max rule on n held-out images should flag about 1 in n + 1. */
+#define PREDICT_FALSE_ALARM_WARN 0.10
+
 static volatile sig_atomic_t interrupted = 0;
 static void on_signal(int sig)
 {
@@ -416,6 +420,23 @@ static void print_table(FILE *out, const char *csv_path, const char *features)
     fprintf(out, "feature weights: %s\n", features);
 }
 
+/* What the stored thresholds flagged on the labelled test split (ddad-eval's
+ * check, in threshold.json), and a warning when good parts would often be
+ * rejected. Silent for thresholds that were never checked (--calib). */
+static void print_threshold_check(const ddad_scorer_t *sc)
+{
+    ddad_scorer_threshold_check_t c;
+    if (ddad_scorer_threshold_check(sc, &c) != DDAD_OK)
+        return;
+    fprintf(stderr, "ddad-predict: on the labelled test split of %s these thresholds flagged %lld of %lld good "
+            "images and %lld of %lld defective ones\n", ddad_scorer_category(sc), (long long)c.good_flagged,
+            (long long)c.good_images, (long long)c.defective_flagged, (long long)c.defective_images);
+    if (c.image_fpr > PREDICT_FALSE_ALARM_WARN)
+        fprintf(stderr, "ddad-predict: warning: %.0f%% of the good test images were above the image threshold: "
+                "good parts may be rejected; calibrate on recent good images from the line (ddad-predict RUN "
+                "--calib DIR)\n", 100.0 * c.image_fpr);
+}
+
 int predict_run(const predict_args_t *a, const char *run, const ddad_config_t *cfg, bool have_cfg)
 {
     signal(SIGINT, on_signal);
@@ -456,6 +477,7 @@ int predict_run(const predict_args_t *a, const char *run, const ddad_config_t *c
         if (ddad_scorer_calibration(sc, &info) == DDAD_OK)
             fprintf(stderr, "ddad-predict: threshold %.6g (rule %s on %s%s)\n", info.image_threshold, info.rule,
                     info.source, info.optimistic ? "; OPTIMISTIC: fitted on the test split" : "");
+        print_threshold_check(sc);
     }
     for (int i = 0; i < a->n_inputs; i++)
         if ((st = predict_inputs_add(&in, a->inputs[i])) != DDAD_OK)

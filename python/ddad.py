@@ -64,6 +64,19 @@ class _Calibration(ctypes.Structure):
     ]
 
 
+class _ThresholdCheck(ctypes.Structure):
+    _fields_ = [
+        ("good_images", ctypes.c_int64),
+        ("good_flagged", ctypes.c_int64),
+        ("defective_images", ctypes.c_int64),
+        ("defective_flagged", ctypes.c_int64),
+        ("image_fpr", ctypes.c_double),
+        ("image_recall", ctypes.c_double),
+        ("pixel_fpr_good_images", ctypes.c_double),
+        ("pixel_recall", ctypes.c_double),
+    ]
+
+
 class Result:
     """One scored image.
 
@@ -116,6 +129,8 @@ def load_library(path=None):
     lib.ddad_scorer_has_threshold.restype = ctypes.c_bool
     lib.ddad_scorer_calibration.argtypes = [P, ctypes.POINTER(_Calibration)]
     lib.ddad_scorer_calibration.restype = ctypes.c_int
+    lib.ddad_scorer_threshold_check.argtypes = [P, ctypes.POINTER(_ThresholdCheck)]
+    lib.ddad_scorer_threshold_check.restype = ctypes.c_int
     lib.ddad_scorer_image_size.argtypes = [P]
     lib.ddad_scorer_image_size.restype = ctypes.c_int
     lib.ddad_scorer_checkpoint.argtypes = [P]
@@ -193,6 +208,16 @@ class Scorer:
         return {"image_threshold": c.image_threshold, "pixel_threshold": c.pixel_threshold,
                 "rule": c.rule.decode(), "source": c.source.decode(), "images": c.images,
                 "defect_images": c.defect_images, "optimistic": c.optimistic, "normalized": c.normalized}
+
+    @property
+    def threshold_check(self):
+        """What the stored thresholds flagged on the labelled test split when
+        ddad-eval fitted them (counts and rates), or None when they were not
+        checked (thresholds from ddad-predict --calib)."""
+        c = _ThresholdCheck()
+        if self._lib.ddad_scorer_threshold_check(self._s, ctypes.byref(c)) != 0:
+            return None
+        return {name: getattr(c, name) for name, _ in _ThresholdCheck._fields_}
 
     def _result(self, r):
         try:

@@ -239,10 +239,18 @@ static void test_file_round_trip(void)
     ddad_calibration_t a = {.category = "bottle", .rule = "fpr:0.01", .image_threshold = 1.25, .pixel_threshold = 3.5,
                             .image_min = 0.5, .image_max = 1.5, .pixel_min = -1, .pixel_max = 4, .images = 20,
                             .defect_images = 0, .optimistic = false, .source = "20 held-out \"good\" images\\x"};
+    a.has_test_check = true; /* ddad-eval's check travels with the thresholds, count for count */
+    a.test_check = (ddad_calib_check_t){.good_images = 20, .good_flagged = 1, .defective_images = 63,
+                                        .defective_flagged = 62, .normal_pixels = 5000000000LL,
+                                        .normal_flagged = 7, .good_image_pixels = 81920,
+                                        .good_image_flagged = 3, .anomalous_pixels = 12345,
+                                        .anomalous_flagged = 12000};
     ddad_calibration_t b = a;
     snprintf(b.category, sizeof b.category, "cable");
     b.pixel_threshold = NAN;
     b.optimistic = true;
+    b.has_test_check = false; /* thresholds of ddad-predict --calib: never checked */
+    memset(&b.test_check, 0, sizeof b.test_check);
     ddad_calibration_t both[2] = {a, b};
     CU_ASSERT_EQUAL_FATAL(ddad_calib_file_update(path, "ck/step_1.h5", both, 2), DDAD_OK);
     ddad_calib_file_t f;
@@ -258,10 +266,14 @@ static void test_file_round_trip(void)
     CU_ASSERT_DOUBLE_EQUAL(e->pixel_max, 4, 0);
     CU_ASSERT_EQUAL(e->images, 20);
     CU_ASSERT(!e->optimistic);
+    CU_ASSERT(e->has_test_check);
+    CU_ASSERT_EQUAL(memcmp(&e->test_check, &a.test_check, sizeof a.test_check), 0);
     e = ddad_calib_file_find(&f, "cable");
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     CU_ASSERT(isnan(e->pixel_threshold));
     CU_ASSERT(e->optimistic);
+    CU_ASSERT(!e->has_test_check);
+    CU_ASSERT_EQUAL(e->test_check.good_images, 0);
     CU_ASSERT_PTR_NULL(ddad_calib_file_find(&f, "zipper"));
     ddad_calib_file_free(&f);
     /* update replaces one category and keeps the other */
@@ -275,7 +287,10 @@ static void test_file_round_trip(void)
     /* python's json reads it */
     if (ddad_test_python_has("json"))
         CU_ASSERT_EQUAL(ddad_test_system("%s -c \"import json; d=json.load(open('%s')); "
-                                         "assert d['thresholds'][0]['rule']=='fpr:0.01'\"",
+                                         "assert d['thresholds'][0]['rule']=='fpr:0.01'; "
+                                         "c=d['thresholds'][0]['test_check']; "
+                                         "assert (c['good_flagged'], c['normal_pixels']) == (1, 5000000000); "
+                                         "assert 'test_check' not in d['thresholds'][1]\"",
                                          ddad_test_python(), path),
                         0);
     /* version 1 (older ddad-eval): rule max, statistics unknown */
@@ -299,7 +314,13 @@ static void test_file_round_trip(void)
                          "{\"format\": \"ddad-threshold\", \"format_version\": 3, \"thresholds\": []}",
                          "{\"format\": \"ddad-threshold\", \"format_version\": 2, \"thresholds\": [{\"x\": 1}]}",
                          "{\"format\": \"ddad-threshold\", \"format_version\": 2, \"thresholds\": [",
-                         "{\"format\": \"ddad-threshold\", \"format_version\": 2}"};
+                         "{\"format\": \"ddad-threshold\", \"format_version\": 2}",
+                         "{\"format\": \"ddad-threshold\", \"format_version\": 2, \"thresholds\": [{\"category\": "
+                         "\"a\", \"test_check\": {\"good_images\": -1}}]}",
+                         "{\"format\": \"ddad-threshold\", \"format_version\": 2, \"thresholds\": [{\"category\": "
+                         "\"a\", \"test_check\": {\"good_images\": \"x\"}}]}",
+                         "{\"format\": \"ddad-threshold\", \"format_version\": 2, \"thresholds\": [{\"category\": "
+                         "\"a\", \"test_check\": 3}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         o = fopen(path, "w");
         fputs(bad[i], o);

@@ -324,6 +324,9 @@ static void test_predict_calib(void)
             "D, RUN = os.environ['DIR'], os.environ['RUN']\n"
             "t = json.load(open(RUN + '/threshold.json'))['thresholds'][0]\n"
             "assert t['rule'] == 'max' and t['images'] == 8 and '--calib' in t['source'], t\n"
+            "assert 'test_check' not in t, t  # new thresholds: ddad-eval's check no longer applies\n"
+            "from ddad import Scorer\n"
+            "assert Scorer(RUN).threshold_check is None\n"
             "rows = list(csv.DictReader(open(D + '/pc/predictions.csv')))\n"
             "# scored in batches here, one by one for the calibration: equal up to float rounding\n"
             "tol = 1e-5 * (1 + abs(t['image_threshold']))\n"
@@ -515,8 +518,24 @@ static void test_cross_fitted_threshold(void)
             "m = json.load(open(R + '/metrics.json'))\n"
             "d = m['deployment_check']\n"
             "assert d['image_threshold'] == t['image_threshold'] and d['good_images'] + d['defective_images'] == "
-            "m['images'], d\n");
+            "m['images'], d\n"
+            "c = t['test_check']\n"
+            "for k in ('good_images', 'good_flagged', 'defective_images', 'defective_flagged'):\n"
+            "    assert c[k] == d[k], (k, c, d)\n"
+            "assert c['good_image_flagged'] / c['good_image_pixels'] == d['pixel_fpr_good_images'], (c, d)\n"
+            "from ddad import Scorer\n"
+            "k = Scorer(R).threshold_check\n"
+            "assert (k['good_flagged'], k['good_images'], k['defective_flagged']) == (c['good_flagged'], "
+            "c['good_images'], c['defective_flagged']) and k['image_fpr'] == d['image_fpr'], (k, d)\n"
+            "open(os.environ['DIR'] + '/check.txt', 'w').write('these thresholds flagged %d of %d good images and "
+            "%d of %d defective ones' % (c['good_flagged'], c['good_images'], c['defective_flagged'], "
+            "c['defective_images']))\n");
     CU_ASSERT_EQUAL(rc, 0);
+    /* ddad-predict tells the deployment what the thresholds flagged on the test split */
+    rc = ddad_test_system(PREDICT " '%s' '%s/synthetic/woven/test/good' --out '%s/pcheck' > /dev/null "
+                          "2> '%s/pcheck.err'", bin, g_run, g_dir, g_dir, g_dir);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -qF -f '%s/check.txt' '%s/pcheck.err'", g_dir, g_dir), 0);
     rc = ddad_test_system(EVAL " '%s' --set score.normalize=good --quiet > /dev/null 2> '%s/two.err'", bin, cfg, g_dir);
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q 'only 2 held-out good images' '%s/two.err'", g_dir), 0);

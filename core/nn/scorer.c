@@ -326,6 +326,26 @@ ddad_status_t ddad_scorer_calibration(const ddad_scorer_t *s, ddad_scorer_calibr
     out->normalized = ddad_calib_has_statistics(&s->cal);
     return DDAD_OK;
 }
+ddad_status_t ddad_scorer_threshold_check(const ddad_scorer_t *s, ddad_scorer_threshold_check_t *out)
+{
+    if (!s || !out)
+        return ddad_fail(DDAD_STATUS_USAGE, "scorer: need a scorer and an output");
+    memset(out, 0, sizeof *out);
+    out->image_fpr = out->image_recall = out->pixel_fpr_good_images = out->pixel_recall = NAN;
+    if (!s->has_threshold || !s->cal.has_test_check)
+        return ddad_fail(DDAD_STATUS_DATA, "%s: the thresholds of %s were not checked on a test split (they come "
+                         "from ddad-predict --calib, or from an older ddad-eval)", s->run_dir, s->category);
+    const ddad_calib_check_t *c = &s->cal.test_check;
+    out->good_images = c->good_images;
+    out->good_flagged = c->good_flagged;
+    out->defective_images = c->defective_images;
+    out->defective_flagged = c->defective_flagged;
+    out->image_fpr = ddad_calib_rate(c->good_flagged, c->good_images);
+    out->image_recall = ddad_calib_rate(c->defective_flagged, c->defective_images);
+    out->pixel_fpr_good_images = ddad_calib_rate(c->good_image_flagged, c->good_image_pixels);
+    out->pixel_recall = ddad_calib_rate(c->anomalous_flagged, c->anomalous_pixels);
+    return DDAD_OK;
+}
 int ddad_scorer_image_size(const ddad_scorer_t *s) { return s ? s->model.cfg.data.image_size : 0; }
 const char *ddad_scorer_checkpoint(const ddad_scorer_t *s) { return s ? s->checkpoint : ""; }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,27 @@ void ddad_calib_check_add(const ddad_calibration_t *cal, ddad_calib_check_t *che
 
 /* ---- threshold.json --------------------------------------------------- */
 
+/* threshold.json's "test_check" keys: the counts of a ddad_calib_check_t. */
+static const struct {
+    const char *key;
+    size_t offset;
+} check_fields[] = {
+    {"good_images", offsetof(ddad_calib_check_t, good_images)},
+    {"good_flagged", offsetof(ddad_calib_check_t, good_flagged)},
+    {"defective_images", offsetof(ddad_calib_check_t, defective_images)},
+    {"defective_flagged", offsetof(ddad_calib_check_t, defective_flagged)},
+    {"normal_pixels", offsetof(ddad_calib_check_t, normal_pixels)},
+    {"normal_flagged", offsetof(ddad_calib_check_t, normal_flagged)},
+    {"good_image_pixels", offsetof(ddad_calib_check_t, good_image_pixels)},
+    {"good_image_flagged", offsetof(ddad_calib_check_t, good_image_flagged)},
+    {"anomalous_pixels", offsetof(ddad_calib_check_t, anomalous_pixels)},
+    {"anomalous_flagged", offsetof(ddad_calib_check_t, anomalous_flagged)},
+};
+#define N_CHECK_FIELDS (sizeof check_fields / sizeof check_fields[0])
+
+static int64_t *check_field(ddad_calib_check_t *c, size_t i) { return (int64_t *)((char *)c + check_fields[i].offset); }
+
+
 void ddad_calib_path(char *buf, size_t cap, const char *run_dir)
 {
     ddad_run_path(buf, cap, run_dir, NULL, DDAD_RUN_THRESHOLDS);
@@ -315,6 +337,28 @@ static double number(const char *s)
     return end != s ? v : NAN;
 }
 
+/* Fills a test_check object; false when it is not an object of counts. */
+static bool read_check(yaml_document_t *doc, yaml_node_t *obj, ddad_calib_check_t *c)
+{
+    memset(c, 0, sizeof *c);
+    if (!obj || obj->type != YAML_MAPPING_NODE)
+        return false;
+    for (yaml_node_pair_t *p = obj->data.mapping.pairs.start; p < obj->data.mapping.pairs.top; p++) {
+        const char *k = scalar(yaml_document_get_node(doc, p->key));
+        const char *v = scalar(yaml_document_get_node(doc, p->value));
+        for (size_t i = 0; k && i < N_CHECK_FIELDS; i++) {
+            if (strcmp(k, check_fields[i].key))
+                continue;
+            char *end = NULL;
+            long long n = v ? strtoll(v, &end, 10) : -1;
+            if (!v || end == v || *end || n < 0)
+                return false;
+            *check_field(c, i) = n;
+        }
+    }
+    return true;
+}
+
 /* Fills one entry from its JSON object; returns false when malformed. */
 static bool read_entry(yaml_document_t *doc, yaml_node_t *obj, ddad_calibration_t *e, const char *default_source)
 {
@@ -330,6 +374,12 @@ static bool read_entry(yaml_document_t *doc, yaml_node_t *obj, ddad_calibration_
         const char *k = scalar(yaml_document_get_node(doc, p->key));
         yaml_node_t *vn = yaml_document_get_node(doc, p->value);
         const char *v = scalar(vn);
+        if (k && !strcmp(k, "test_check")) {
+            if (!read_check(doc, vn, &e->test_check))
+                return false;
+            e->has_test_check = true;
+            continue;
+        }
         if (!k || !v)
             continue;
         if (!strcmp(k, "category")) {
@@ -434,7 +484,8 @@ ddad_status_t ddad_calib_file_read(const char *path, ddad_calib_file_t *out)
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
         if (!read_entry(&doc, yaml_document_get_node(&doc, *it), &out->entries[out->n],
                         source ? source : "good images")) {
-            st = ddad_fail(DDAD_STATUS_DATA, "%s: threshold entry %zu has no category", path, out->n + 1);
+            st = ddad_fail(DDAD_STATUS_DATA, "%s: threshold entry %zu has no category, or a test_check that "
+                           "is not an object of counts", path, out->n + 1);
             goto done;
         }
         out->n++;
@@ -478,6 +529,13 @@ static ddad_status_t write_file(FILE *f, void *user)
         fprintf(f, ",\n     \"images\": %d, \"defect_images\": %d, \"optimistic\": %s,\n     \"source\": ", e->images,
                 e->defect_images, e->optimistic ? "true" : "false");
         ddad_json_string(f, e->source);
+        if (e->has_test_check) {
+            ddad_calib_check_t c = e->test_check;
+            fputs(",\n     \"test_check\": {", f);
+            for (size_t k = 0; k < N_CHECK_FIELDS; k++)
+                fprintf(f, "%s\"%s\": %lld", k ? ", " : "", check_fields[k].key, (long long)*check_field(&c, k));
+            fputc('}', f);
+        }
         fprintf(f, "}%s\n", i + 1 < w->n ? "," : "");
     }
     fputs("  ]\n}\n", f);

@@ -43,7 +43,11 @@
  *       "image_threshold": 1.2, "pixel_threshold": 3.4,
  *       "image_min": 0.1, "image_max": 1.2, "pixel_min": -2, "pixel_max": 3.4,
  *       "images": 20, "defect_images": 0, "optimistic": false,
- *       "source": "20 held-out good images of bottle (data.val_split 0.1)"}]}
+ *       "source": "20 held-out good images of bottle (data.val_split 0.1)",
+ *       "test_check": {"good_images": 20, "good_flagged": 1, ...}}]}
+ * test_check (optional; written by ddad-eval) holds the counts of a
+ * ddad_calib_check_t under the same names: what the thresholds flagged on
+ * the labelled test split, so a deployment can say how they did.
  * Version 1 files (no rule, no statistics) are read as rule "max" with
  * unknown statistics (normalised scores are then NaN).
  *
@@ -84,6 +88,25 @@ ddad_status_t ddad_calib_rule_parse(const char *text, ddad_calib_rule_t *out);
 /* The canonical text of a rule ("quantile:0.99"). */
 void ddad_calib_rule_format(const ddad_calib_rule_t *rule, char *buf, size_t cap);
 
+/* ---- how a threshold does on labelled images --------------------------- */
+
+/* Counts, on a labelled set the thresholds were not fitted on (ddad-eval: the
+ * test split), of what the deployment thresholds flag (strictly above, as
+ * when deployed): the image threshold on image scores, the pixel threshold
+ * on every map pixel. good_flagged / good_images is the image false-positive
+ * rate a user will see, defective_flagged / defective_images the share of
+ * defective images caught; likewise per pixel against the masks, where
+ * the normal pixels of the good images alone say how much of a good part
+ * lights up (the normal pixels of defective images include the smoothed
+ * halo around each defect). */
+typedef struct ddad_calib_check {
+    int64_t good_images, good_flagged;
+    int64_t defective_images, defective_flagged;
+    int64_t normal_pixels, normal_flagged;        /* of all images              */
+    int64_t good_image_pixels, good_image_flagged; /* of the good images alone   */
+    int64_t anomalous_pixels, anomalous_flagged;
+} ddad_calib_check_t;
+
 typedef struct ddad_calibration {
     char category[64];
     char rule[48];                   /* canonical rule text; "f1 (pixels: max, no masks)" when f1 had no masks */
@@ -94,6 +117,10 @@ typedef struct ddad_calibration {
     int defect_images;               /* labelled defective ones (rule f1)          */
     bool optimistic;                 /* fitted on the images it is evaluated on    */
     char source[512];                /* where the images came from                 */
+    bool has_test_check;             /* test_check is known                        */
+    ddad_calib_check_t test_check;   /* what these thresholds flagged on the labelled
+                                        test split when ddad-eval fitted them (not
+                                        for thresholds fitted by ddad-predict --calib) */
 } ddad_calibration_t;
 
 /* A calibration set: n images with their image scores and maps (n, hw).
@@ -125,24 +152,6 @@ void ddad_calib_normalize_map(const ddad_calibration_t *c, const float *in, floa
 /* True when the normalised scores are defined (statistics known). */
 bool ddad_calib_has_statistics(const ddad_calibration_t *c);
 
-/* ---- how a threshold does on labelled images --------------------------- */
-
-/* Counts, on a labelled set the thresholds were not fitted on (ddad-eval: the
- * test split), of what the deployment thresholds flag (strictly above, as
- * when deployed): the image threshold on image scores, the pixel threshold
- * on every map pixel. good_flagged / good_images is the image false-positive
- * rate a user will see, defective_flagged / defective_images the share of
- * defective images caught; likewise per pixel against the masks, where
- * the normal pixels of the good images alone say how much of a good part
- * lights up (the normal pixels of defective images include the smoothed
- * halo around each defect). */
-typedef struct ddad_calib_check {
-    int64_t good_images, good_flagged;
-    int64_t defective_images, defective_flagged;
-    int64_t normal_pixels, normal_flagged;        /* of all images              */
-    int64_t good_image_pixels, good_image_flagged; /* of the good images alone   */
-    int64_t anomalous_pixels, anomalous_flagged;
-} ddad_calib_check_t;
 
 /* Adds one image to check (zero it first): its score and label (!= 0 =
  * defective), and its map and mask (hw each; mask NULL = no defect pixel,

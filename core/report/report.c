@@ -282,8 +282,9 @@ typedef struct metrics_json {
 } metrics_json_t;
 
 /* "deployment_check": how threshold.json's thresholds do on the test split. */
-static void put_deployment_check(FILE *f, const ddad_calibration_t *cal, const ddad_calib_check_t *c)
+static void put_deployment_check(FILE *f, const ddad_calibration_t *cal)
 {
+    const ddad_calib_check_t *c = &cal->test_check;
     fputs(",\n  \"deployment_check\": {\"rule\": ", f);
     ddad_json_string(f, cal->rule);
     fprintf(f, ", \"optimistic\": %s", cal->optimistic ? "true" : "false");
@@ -333,8 +334,8 @@ static ddad_status_t put_metrics_json(FILE *f, void *user)
     }
     fputs(",\n  \"threshold_source\": ", f);
     ddad_json_string(f, x->threshold_source);
-    if (x->calibration && x->check)
-        put_deployment_check(f, x->calibration, x->check);
+    if (x->calibration && x->calibration->has_test_check)
+        put_deployment_check(f, x->calibration);
     fputs(",\n  \"resolution\": ", f);
     ddad_json_string(f, x->resolution);
     fprintf(f, ",\n  \"map_size\": [%lld, %lld]", (long long)x->map_h, (long long)x->map_w);

@@ -73,8 +73,8 @@ typedef struct ddad_metrics_provenance {
     const char *checkpoint;
     long long step;
     const char *notes;
-    const struct ddad_calibration *calibration; /* the deployment thresholds, or NULL */
-    const struct ddad_calib_check *check;       /* how they do on the test split (with calibration) */
+    const struct ddad_calibration *calibration; /* the deployment thresholds, with how they do on the
+                                                   test split (test_check), or NULL */
 } ddad_metrics_provenance_t;
 
 struct ddad_config;

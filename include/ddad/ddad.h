@@ -85,6 +85,17 @@ typedef struct ddad_scorer_calibration {
     bool normalized;        /* the statistics of the normalised scores are known       */
 } ddad_scorer_calibration_t;
 
+/* What the stored thresholds flagged on the labelled test split when
+ * ddad-eval fitted them (strictly above each threshold, as deployed). The
+ * rates are the counts' ratios, NaN when the denominator is 0. */
+typedef struct ddad_scorer_threshold_check {
+    int64_t good_images, good_flagged;           /* image false alarms: good_flagged of good_images   */
+    int64_t defective_images, defective_flagged; /* defective images caught                            */
+    double image_fpr, image_recall;              /* good_flagged / good_images, and of the defective   */
+    double pixel_fpr_good_images;                /* pixels of the good test images above the threshold */
+    double pixel_recall;                         /* defect pixels above the pixel threshold            */
+} ddad_scorer_threshold_check_t;
+
 /* run_dir_or_checkpoint: a run folder (its checkpoints/ holds the
  * checkpoints) or one checkpoint file. device NULL = the run's config. */
 DDAD_API ddad_status_t ddad_scorer_open(ddad_scorer_t **out, const char *run_dir_or_checkpoint, const char *device);
@@ -117,6 +128,11 @@ DDAD_API bool ddad_scorer_has_threshold(const ddad_scorer_t *s);
 /* The stored thresholds and their provenance for the current category
  * (DATA status when there are none: run ddad-eval or ddad-predict --calib). */
 DDAD_API ddad_status_t ddad_scorer_calibration(const ddad_scorer_t *s, ddad_scorer_calibration_t *out);
+/* How the stored thresholds did on the test split of the current category
+ * (threshold.json's test_check, written by ddad-eval). DATA status when it
+ * was not measured: thresholds from ddad-predict --calib, or from a
+ * ddad-eval older than the check. */
+DDAD_API ddad_status_t ddad_scorer_threshold_check(const ddad_scorer_t *s, ddad_scorer_threshold_check_t *out);
 /* Re-reads threshold.json (after a new calibration was stored). */
 DDAD_API ddad_status_t ddad_scorer_reload_calibration(ddad_scorer_t *s);
 /* The run folder (owned by s) and the current category. */
