@@ -371,6 +371,34 @@ static ddad_status_t fit_reference(category_t *k)
     return DDAD_OK;
 }
 
+typedef struct calib_rows {
+    const ddad_sample_t **samples; /* (n) the calibration images */
+    const float *scores;                 /* (n) their image scores     */
+    size_t n;
+    double threshold;                    /* the fitted image threshold */
+} calib_rows_t;
+
+static ddad_status_t write_calib_rows(FILE *f, void *user)
+{
+    const calib_rows_t *r = user;
+    fputs("name,score,above_threshold\n", f);
+    for (size_t i = 0; i < r->n; i++)
+        fprintf(f, "%s,%.9g,%d\n", r->samples[i]->name, (double)r->scores[i], (double)r->scores[i] > r->threshold);
+    return ferror(f) ? ddad_fail(DDAD_STATUS_IO, "write failed") : DDAD_OK;
+}
+
+/* calibration.csv: the score of every calibration image, as the threshold
+ * saw it, so the distribution behind threshold.json can be compared with
+ * the test images' scores (maps.h5) or a production batch's. */
+static ddad_status_t write_calibration_scores(category_t *k, const ddad_sample_t **samples, size_t n,
+                                              const float *scores)
+{
+    char path[DDAD_CONFIG_PATH_MAX + 160];
+    DDAD_TRY_RETURN(ddad_run_path(path, sizeof path, k->c->run_dir, k->dir_name, DDAD_RUN_CALIBRATION));
+    calib_rows_t rows = {.samples = samples, .scores = scores, .n = n, .threshold = k->cal.image_threshold};
+    return ddad_run_write_atomic(path, write_calib_rows, &rows);
+}
+
 /* Step 1b under score.normalize good: each held-out image's map made with
  * the statistics of the other held-out images (leave one out), so that its
  * score is that of an image the statistics were not fitted on - what every
@@ -408,6 +436,8 @@ static ddad_status_t calibrate_cross_fitted(category_t *k)
         st = ddad_calib_fit(&k->rule, &set, &k->cal);
         k->have_cal = st == DDAD_OK;
     }
+    if (st == DDAD_OK) /* held-out image i is k->val[i]: the reference pass went through them in order */
+        st = write_calibration_scores(k, k->val, n, scores);
     free(scores);
     free(maps);
     free(pixel);
@@ -431,8 +461,12 @@ static ddad_status_t calibrate(category_t *k)
     const size_t n_pool = held_out ? k->n_val : k->n_train;
     const int max_train = k->c->opts.threshold_images;
     const int n = held_out ? (int)k->n_val : (max_train < (int)k->n_train ? max_train : (int)k->n_train);
-    if (n <= 0 || k->rule.kind == DDAD_CALIB_RULE_F1)
+    if (n <= 0 || k->rule.kind == DDAD_CALIB_RULE_F1) {
+        char stale[DDAD_CONFIG_PATH_MAX + 160]; /* an earlier evaluation's: not this threshold's images */
+        if (ddad_run_path(stale, sizeof stale, k->c->run_dir, k->dir_name, DDAD_RUN_CALIBRATION) == DDAD_OK)
+            remove(stale);
         return DDAD_OK;
+    }
     if (k->held.acc && n >= 3) /* score.normalize good: held.n == n_val == n */
         return calibrate_cross_fitted(k);
     if (k->held.acc)
@@ -466,7 +500,7 @@ static ddad_status_t calibrate(category_t *k)
                  k->name);
     DDAD_TRY_RETURN(ddad_calib_fit(&k->rule, &set, &k->cal));
     k->have_cal = true;
-    return DDAD_OK;
+    return write_calibration_scores(k, pool + (n_pool - (size_t)n), (size_t)n, p->cal_scores);
 }
 
 /* The feature extractor's weights as the outputs name them. */

@@ -171,8 +171,9 @@ static void test_eval_rules(void)
     const char *rules[] = {"max", "quantile:0.5", "fpr:0.5", "f1"};
     for (size_t i = 0; i < 4; i++) {
         int rc = ddad_test_system(EVAL " '%s' --quiet --set eval.threshold_rule=%s > /dev/null 2>&1 && "
-                                  "cp '%s/threshold.json' '%s/thr_%zu.json'",
-                                  bin, cfg, rules[i], g_run, g_dir, i);
+                                  "cp '%s/threshold.json' '%s/thr_%zu.json' && rm -f '%s/cal_%zu.csv' && "
+                                  "{ ! test -e '%s/calibration.csv' || cp '%s/calibration.csv' '%s/cal_%zu.csv'; }",
+                                  bin, cfg, rules[i], g_run, g_dir, i, g_dir, i, g_run, g_run, g_dir, i);
         CU_ASSERT_EQUAL(rc, 0);
     }
     CU_ASSERT_EQUAL(ddad_test_system(EVAL " '%s' --set eval.threshold_rule=fpr:2 > /dev/null 2>&1", bin, cfg), 3);
@@ -194,6 +195,19 @@ static void test_eval_rules(void)
                 "# f1: fitted on the labelled test split, marked optimistic\n"
                 "assert f1['rule'] == 'f1' and f1['optimistic'] and f1['defect_images'] > 0, f1\n"
                 "assert 'optimistic' in f1['source'], f1\n"
+                "# calibration.csv: the held-out images' scores behind each threshold (none for f1)\n"
+                "import csv\n"
+                "for i, e in enumerate(t[:3]):\n"
+                "    rows = list(csv.DictReader(open(D + '/cal_%d.csv' % i)))\n"
+                "    sc = [float(r['score']) for r in rows]\n"
+                "    assert len(rows) == 2 and all(r['name'].startswith('train/good/') for r in rows), rows\n"
+                "    assert abs(min(sc) - e['image_min']) < 1e-6 and abs(max(sc) - e['image_max']) < 1e-6, (sc, e)\n"
+                "    tol = 1e-6 * (1 + abs(e['image_threshold']))  # scores are printed with 9 digits\n"
+                "    for r, v in zip(rows, sc):\n"
+                "        assert (v > e['image_threshold'] - tol) if int(r['above_threshold']) else "
+                "(v < e['image_threshold'] + tol), (r, e)\n"
+                "assert sum(int(r['above_threshold']) for r in csv.DictReader(open(D + '/cal_2.csv'))) == 1\n"
+                "assert not os.path.exists(D + '/cal_3.csv')\n"
                 "mf = h5py.File(os.environ['RUN'] + '/maps.h5', 'r')\n"
                 "s, y = mf['scores'][:], mf['labels'][:]\n"
                 "flag = s > f1['image_threshold']\n"
@@ -519,6 +533,10 @@ static void test_cross_fitted_threshold(void)
             "d = m['deployment_check']\n"
             "assert d['image_threshold'] == t['image_threshold'] and d['good_images'] + d['defective_images'] == "
             "m['images'], d\n"
+            "import csv\n"
+            "rows = list(csv.DictReader(open(R + '/calibration.csv')))\n"
+            "assert len(rows) == 3 and abs(max(float(r['score']) for r in rows) - t['image_threshold']) < "
+            "1e-6 * (1 + abs(t['image_threshold'])), (rows, t)\n"
             "c = t['test_check']\n"
             "for k in ('good_images', 'good_flagged', 'defective_images', 'defective_flagged'):\n"
             "    assert c[k] == d[k], (k, c, d)\n"

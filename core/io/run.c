@@ -18,6 +18,7 @@ static const char *const k_names[DDAD_RUN_FILE_COUNT] = {
     [DDAD_RUN_MAPS] = "maps.h5",               [DDAD_RUN_METRICS_JSON] = "metrics.json",
     [DDAD_RUN_METRICS_CSV] = "metrics.csv",    [DDAD_RUN_REFERENCE] = "reference.h5",
     [DDAD_RUN_PADIM] = "padim.h5",             [DDAD_RUN_IMAGES] = "images",
+    [DDAD_RUN_CALIBRATION] = "calibration.csv",
 };
 
 const char *ddad_run_file_name(ddad_run_file_t what)

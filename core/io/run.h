@@ -47,6 +47,7 @@ typedef enum ddad_run_file {
     DDAD_RUN_REFERENCE,    /* reference.h5: held-out good maps' statistics       */
     DDAD_RUN_PADIM,        /* padim.h5: PaDiM statistics (ddad-vis)              */
     DDAD_RUN_IMAGES,       /* images/: heat maps, masks, overlays (ddad-eval)    */
+    DDAD_RUN_CALIBRATION,  /* calibration.csv: the calibration images' scores    */
     DDAD_RUN_FILE_COUNT
 } ddad_run_file_t;
 
