@@ -297,6 +297,8 @@ typedef struct category {
     ddad_calib_rule_t rule;              /* eval.threshold_rule                */
     ddad_calibration_t cal;              /* the fitted deployment threshold    */
     bool have_cal;
+    double calib_score_median;           /* median score of its calibration images, NaN if none */
+    double good_score_median;            /* ... and of the good test images, NaN if none         */
     pass_t p;                            /* the calibration and test passes    */
     double seconds_per_image;            /* wall time of the test pass         */
     double mask_threshold;               /* pixel threshold of the binary masks */
@@ -311,6 +313,7 @@ static ddad_status_t category_open(category_t *k, eval_ctx_t *c, const char *cat
     k->c = c;
     k->name = category;
     k->cal.image_threshold = k->cal.pixel_threshold = NAN;
+    k->calib_score_median = k->good_score_median = NAN;
     k->p.c = c;
     k->p.S = c->cfg.data.image_size;
     k->p.T = (int64_t)c->cfg.score.timesteps.n;
@@ -387,6 +390,16 @@ static ddad_status_t write_calib_rows(FILE *f, void *user)
     return ferror(f) ? ddad_fail(DDAD_STATUS_IO, "write failed") : DDAD_OK;
 }
 
+/* numpy's median of v (n), NaN when n is 0. */
+static double median_of(const float *v, size_t n)
+{
+    const ddad_calib_rule_t half = {.kind = DDAD_CALIB_RULE_QUANTILE, .value = 0.5};
+    double m = NAN;
+    if (n == 0 || ddad_calib_threshold(&half, v, NULL, n, &m) != DDAD_OK)
+        return NAN;
+    return m;
+}
+
 /* calibration.csv: the score of every calibration image, as the threshold
  * saw it, so the distribution behind threshold.json can be compared with
  * the test images' scores (maps.h5) or a production batch's. */
@@ -436,8 +449,10 @@ static ddad_status_t calibrate_cross_fitted(category_t *k)
         st = ddad_calib_fit(&k->rule, &set, &k->cal);
         k->have_cal = st == DDAD_OK;
     }
-    if (st == DDAD_OK) /* held-out image i is k->val[i]: the reference pass went through them in order */
+    if (st == DDAD_OK) { /* held-out image i is k->val[i]: the reference pass went through them in order */
+        k->calib_score_median = median_of(scores, n);
         st = write_calibration_scores(k, k->val, n, scores);
+    }
     free(scores);
     free(maps);
     free(pixel);
@@ -500,6 +515,7 @@ static ddad_status_t calibrate(category_t *k)
                  k->name);
     DDAD_TRY_RETURN(ddad_calib_fit(&k->rule, &set, &k->cal));
     k->have_cal = true;
+    k->calib_score_median = median_of(p->cal_scores, (size_t)n);
     return write_calibration_scores(k, pool + (n_pool - (size_t)n), (size_t)n, p->cal_scores);
 }
 
@@ -675,7 +691,13 @@ static ddad_status_t check_thresholds(category_t *k)
     const ddad_mapsfile_info_t *info = st == DDAD_OK ? ddad_mapsfile_info(mf) : NULL;
     ddad_calib_check_t *check = &k->cal.test_check;
     memset(check, 0, sizeof *check);
+    float *good = st == DDAD_OK ? malloc(((size_t)info->n + 1) * sizeof *good) : NULL;
+    size_t n_good = 0;
+    if (st == DDAD_OK && !good)
+        st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
     for (int64_t i = 0; st == DDAD_OK && i < info->n; i++) {
+        if (!info->labels[i] && info->scores)
+            good[n_good++] = info->scores[i];
         st = ddad_mapsfile_read_image(mf, i, map, mask);
         if (st == DDAD_OK)
             ddad_calib_check_add(&k->cal, check, info->scores ? info->scores[i] : NAN, info->labels[i], map,
@@ -684,18 +706,21 @@ static ddad_status_t check_thresholds(category_t *k)
     ddad_mapsfile_close(mf);
     free(map);
     free(mask);
+    k->good_score_median = median_of(good, n_good);
+    free(good);
     k->cal.has_test_check = st == DDAD_OK; /* stored with the thresholds in threshold.json */
     if (st != DDAD_OK || k->c->opts.quiet)
         return st;
     const ddad_calib_check_t *c = check;
     fprintf(stderr, "%s: at the deployment thresholds (rule %s%s): %lld of %lld good test images flagged (%.1f%%), "
             "%lld of %lld defective (%.1f%%); pixels: %.2f%% of normal flagged (%.2f%% on good images), %.1f%% of "
-            "defect pixels\n",
+            "defect pixels; median score of the good test images %.4g, of the calibration images %.4g\n",
             k->name, k->cal.rule, k->cal.optimistic ? ", fitted on this test split: optimistic" : "",
             (long long)c->good_flagged, (long long)c->good_images, percent(c->good_flagged, c->good_images),
             (long long)c->defective_flagged, (long long)c->defective_images,
             percent(c->defective_flagged, c->defective_images), percent(c->normal_flagged, c->normal_pixels),
-            percent(c->good_image_flagged, c->good_image_pixels), percent(c->anomalous_flagged, c->anomalous_pixels));
+            percent(c->good_image_flagged, c->good_image_pixels), percent(c->anomalous_flagged, c->anomalous_pixels),
+            k->good_score_median, k->calib_score_median);
     return DDAD_OK;
 }
 
@@ -741,7 +766,9 @@ static ddad_status_t write_outputs(category_t *k, const ddad_metrics_record_t *r
                          .threshold = k->mask_threshold, .threshold_source = k->mask_threshold_source,
                          .feature_weights = feature_weights(c),
                          .seconds_per_image = k->seconds_per_image, .checkpoint = c->checkpoint, .step = c->step,
-                         .notes = k->notes, .calibration = k->have_cal ? &k->cal : NULL};
+                         .notes = k->notes, .calibration = k->have_cal ? &k->cal : NULL,
+                         .calibration_score_median = k->calib_score_median,
+                         .good_score_median = k->good_score_median};
     DDAD_TRY_RETURN(ddad_run_path(path, sizeof path, c->run_dir, k->dir_name, DDAD_RUN_METRICS_JSON));
     DDAD_TRY_RETURN(ddad_report_write_metrics_json(path, cfg, rec, &x));
     DDAD_TRY_RETURN(ddad_run_path(path, sizeof path, c->run_dir, k->dir_name, DDAD_RUN_METRICS_CSV));

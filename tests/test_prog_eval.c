@@ -206,8 +206,12 @@ static void test_one_run(void)
         "assert abs(d['image_fpr'] - d['good_flagged'] / d['good_images']) < 1e-9, d\n"
         "assert abs(d['pixel_fpr'] - (mp[~mk] > d['pixel_threshold']).mean()) < 1e-3, d\n"
         "assert abs(d['pixel_recall'] - (mp[mk] > d['pixel_threshold']).mean()) < 1e-3, d\n"
-        "assert abs(d['pixel_fpr_good_images'] - (mp[y == 0] > d['pixel_threshold']).mean()) < 1e-3, d\n\"",
-        ddad_test_python(), run, g_dir, run, run);
+        "assert abs(d['pixel_fpr_good_images'] - (mp[y == 0] > d['pixel_threshold']).mean()) < 1e-3, d\n"
+        "assert abs(d['good_score_median'] - np.median(sc[y == 0])) < 1e-6 * (1 + abs(d['good_score_median'])), d\n"
+        "import csv\n"
+        "cs = [float(r['score']) for r in csv.DictReader(open('%s/calibration.csv'))]\n"
+        "assert len(cs) == 6 and abs(d['calibration_score_median'] - np.median(cs)) < 1e-5 * (1 + max(cs)), d\n\"",
+        ddad_test_python(), run, g_dir, run, run, run);
     CU_ASSERT_EQUAL(rc, 0);
 
     /* the same maps in table and CSV form */

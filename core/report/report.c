@@ -282,7 +282,7 @@ typedef struct metrics_json {
 } metrics_json_t;
 
 /* "deployment_check": how threshold.json's thresholds do on the test split. */
-static void put_deployment_check(FILE *f, const ddad_calibration_t *cal)
+static void put_deployment_check(FILE *f, const ddad_calibration_t *cal, const ddad_metrics_provenance_t *x)
 {
     const ddad_calib_check_t *c = &cal->test_check;
     fputs(",\n  \"deployment_check\": {\"rule\": ", f);
@@ -301,7 +301,9 @@ static void put_deployment_check(FILE *f, const ddad_calibration_t *cal)
                 {"image_recall", ddad_calib_rate(c->defective_flagged, c->defective_images)},
                 {"pixel_fpr", ddad_calib_rate(c->normal_flagged, c->normal_pixels)},
                 {"pixel_fpr_good_images", ddad_calib_rate(c->good_image_flagged, c->good_image_pixels)},
-                {"pixel_recall", ddad_calib_rate(c->anomalous_flagged, c->anomalous_pixels)}};
+                {"pixel_recall", ddad_calib_rate(c->anomalous_flagged, c->anomalous_pixels)},
+                {"good_score_median", x->good_score_median},
+                {"calibration_score_median", x->calibration_score_median}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         fprintf(f, ", \"%s\": ", nums[i].k);
         ddad_json_number(f, nums[i].v);
@@ -335,7 +337,7 @@ static ddad_status_t put_metrics_json(FILE *f, void *user)
     fputs(",\n  \"threshold_source\": ", f);
     ddad_json_string(f, x->threshold_source);
     if (x->calibration && x->calibration->has_test_check)
-        put_deployment_check(f, x->calibration);
+        put_deployment_check(f, x->calibration, x);
     fputs(",\n  \"resolution\": ", f);
     ddad_json_string(f, x->resolution);
     fprintf(f, ",\n  \"map_size\": [%lld, %lld]", (long long)x->map_h, (long long)x->map_w);

@@ -75,6 +75,8 @@ typedef struct ddad_metrics_provenance {
     const char *notes;
     const struct ddad_calibration *calibration; /* the deployment thresholds, with how they do on the
                                                    test split (test_check), or NULL */
+    double calibration_score_median;            /* median image score of the calibration images ...  */
+    double good_score_median;                   /* ... and of the good test images (NaN: unknown)    */
 } ddad_metrics_provenance_t;
 
 struct ddad_config;
