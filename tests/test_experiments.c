@@ -132,6 +132,18 @@ static void test_quality(void)
                                      "%s/thresholds.csv", out),
                     0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '| synth | woven | max | .* of ' %s/quality.md", out), 0);
+    /* calibration_shift.py compares the main run's calibration images with its good test images */
+    if (ddad_test_python_has("numpy,scipy,h5py,PIL")) {
+        CU_ASSERT_EQUAL(ddad_test_system("d=$(dirname \"$(find %s -path '*/main/calibration.csv' | head -n 1)\") "
+                                         "&& '%s' %s/experiments/calibration_shift.py \"$d\" > %s/shift.txt 2>&1 "
+                                         "&& test $(grep -c 'Mann-Whitney p' %s/shift.txt) -eq 3 "
+                                         "&& grep -q 'Spearman' %s/shift.txt || { cat %s/shift.txt >&2; false; }",
+                                         tmp, ddad_test_python(), ddad_test_source_dir(), tmp, tmp, tmp, tmp),
+                        0);
+        CU_ASSERT_EQUAL(ddad_test_system("'%s' %s/experiments/calibration_shift.py %s > /dev/null 2>&1",
+                                         ddad_test_python(), ddad_test_source_dir(), tmp),
+                        4);
+    }
     /* --ablations keeps the matching rows only (the trained run is resumed, not retrained) */
     snprintf(extra + n, sizeof extra - (size_t)n, " --ablations 'smooth_sigma 4|noise_draws'");
     CU_ASSERT_EQUAL(script("quality.sh", extra, out), 0);
