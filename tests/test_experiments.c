@@ -157,6 +157,24 @@ static void test_quality(void)
                     4);
 }
 
+/* bench/conv_bound.py on the demo UNet: every convolution timed, the total line */
+static void test_conv_bound(void)
+{
+    if (!ddad_test_python_has("torch")) {
+        fprintf(stderr, "(python3-torch missing: conv_bound.py not run) ");
+        return;
+    }
+    CU_ASSERT_EQUAL(ddad_test_system("OMP_WAIT_POLICY=PASSIVE '%s' %s/experiments/bench/conv_bound.py 2 bf16 1 demo "
+                                     "> %s/bound.txt 2>&1 && grep -q 'GroupNorm fp32 on' %s/bound.txt && "
+                                     "grep -Eq '^one forward pass, bf16, 2 threads: [0-9.]+ GFLOP' %s/bound.txt "
+                                     "|| { cat %s/bound.txt >&2; false; }",
+                                     ddad_test_python(), ddad_test_source_dir(), tmp, tmp, tmp, tmp),
+                    0);
+    CU_ASSERT_EQUAL(ddad_test_system("'%s' %s/experiments/bench/conv_bound.py 2 fp16 > /dev/null 2>&1",
+                                     ddad_test_python(), ddad_test_source_dir()),
+                    2);
+}
+
 static void test_missing_run(void)
 {
     char out[2048];
@@ -188,6 +206,7 @@ int main(void)
                                         {"tables", test_tables},
                                         {"figures", test_figures},
                                         {"quality", test_quality},
+                                        {"conv_bound.py", test_conv_bound},
                                         {"missing run", test_missing_run},
                                         {"teardown", teardown},
                                         {NULL, NULL}};
