@@ -11,6 +11,7 @@
 
 #include "ddad_version.h"
 #include "anomaly_map.h"
+#include "csv.h"
 #include "dataset.h"
 #include "eval_curves.h"
 #include "eval_images.h"
@@ -385,8 +386,10 @@ static ddad_status_t write_calib_rows(FILE *f, void *user)
 {
     const calib_rows_t *r = user;
     fputs("name,score,above_threshold\n", f);
-    for (size_t i = 0; i < r->n; i++)
-        fprintf(f, "%s,%.9g,%d\n", r->samples[i]->name, (double)r->scores[i], (double)r->scores[i] > r->threshold);
+    for (size_t i = 0; i < r->n; i++) {
+        ddad_csv_field(f, r->samples[i]->name);
+        fprintf(f, ",%.9g,%d\n", (double)r->scores[i], (double)r->scores[i] > r->threshold);
+    }
     return ferror(f) ? ddad_fail(DDAD_STATUS_IO, "write failed") : DDAD_OK;
 }
 

@@ -13,6 +13,7 @@
 #include "calib.h"
 #include "cli.h"
 #include "config.h"
+#include "csv.h"
 #include "ddad.h"
 #include "eval_images.h"
 #include "image.h"
@@ -201,21 +202,6 @@ static void write_header(out_t *o)
         fputs("path,score,normalized,threshold,label,ms_per_image,feature_weights\n", o->f);
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void csv_num(FILE *f, double v)
 {
     if (isfinite(v))
@@ -239,7 +225,7 @@ static void write_row(out_t *o, const char *path, const ddad_scorer_result_t *r,
         ddad_json_string(o->f, features);
         fputs("}\n", o->f);
     } else {
-        csv_field(o->f, path);
+        ddad_csv_field(o->f, path);
         fputc(',', o->f);
         csv_num(o->f, r->score);
         fputc(',', o->f);
@@ -247,7 +233,7 @@ static void write_row(out_t *o, const char *path, const ddad_scorer_result_t *r,
         fputc(',', o->f);
         csv_num(o->f, r->threshold);
         fprintf(o->f, ",%s,%.2f,", label, ms);
-        csv_field(o->f, features);
+        ddad_csv_field(o->f, features);
         fputc('\n', o->f);
     }
     o->scored++;
@@ -381,7 +367,7 @@ static void print_table(FILE *out, const char *csv_path, const char *features)
     char suffix[1200] = ",";
     FILE *mf = fmemopen(suffix + 1, sizeof suffix - 1, "w");
     if (mf) {
-        csv_field(mf, features);
+        ddad_csv_field(mf, features);
         fclose(mf);
     }
     char line[8192];

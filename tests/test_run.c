@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "csv.h"
 #include "run.h"
 #include "testutil.h"
 
@@ -140,12 +141,50 @@ static void test_atomic_writes(void)
     free(dir);
 }
 
+/* CSV fields are quoted only when they must be, as RFC 4180 says, and
+ * Python's csv module reads them back. */
+static void test_csv_field(void)
+{
+    const char *in[] = {"train/good/009.png", "a,b.png", "say \"hi\"", "two\nlines", "cr\r", ""};
+    const char *want[] = {"train/good/009.png", "\"a,b.png\"", "\"say \"\"hi\"\"\"", "\"two\nlines\"",
+                          "\"cr\r\"", ""};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        ddad_csv_field(f, in[i]);
+        fclose(f);
+        CU_ASSERT_STRING_EQUAL(buf, want[i]);
+        free(buf);
+    }
+    char *dir = ddad_test_mkdtemp("csv");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/fields.csv", dir);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        ddad_csv_field(f, in[i]);
+        fputs(i + 1 < sizeof in / sizeof in[0] ? "," : "\r\n", f);
+    }
+    fclose(f);
+    if (ddad_test_python_has("csv"))
+        CU_ASSERT_EQUAL(ddad_test_system("'%s' -c \"import csv; r = next(csv.reader(open('%s', newline=''))); "
+                                         "assert r == ['train/good/009.png', 'a,b.png', 'say \\\"hi\\\"', "
+                                         "'two\\nlines', 'cr\\r', ''], r\"",
+                                         ddad_test_python(), path),
+                        0);
+    ddad_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     static const ddad_test_t tests[] = {{"artifact paths", test_paths},
                                         {"README names every artifact", test_readme_lists_every_artifact},
                                         {"mkdir -p", test_mkdir_p},
                                         {"atomic writes and commit", test_atomic_writes},
+                                        {"CSV fields", test_csv_field},
                                         {0}};
     return ddad_test_main("run", tests);
 }

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "csv.h"
 #include "image.h"
 #include "run.h"
 #include "synth_common.h"
@@ -704,32 +705,17 @@ static ddad_status_t paint_defect(paint_ctx_t *ctx, int kind, const uint8_t *src
 
 /* ---- output ------------------------------------------------------------------------------------ */
 
-/* Writes s as one CSV field (quoted when it holds a comma, quote or line break). */
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
 static void csv_row(FILE *f, const char *image, const crop_t *c, const char *patch_from, const crop_t *p)
 {
-    csv_field(f, image);
+    ddad_csv_field(f, image);
     fputc(',', f);
-    csv_field(f, c->src->rel);
+    ddad_csv_field(f, c->src->rel);
     fprintf(f, ",%d,%d,%d,", c->x, c->y, c->side);
     if (p) {
-        csv_field(f, patch_from);
+        ddad_csv_field(f, patch_from);
         fputc(',', f);
-        csv_field(f, p->src->rel);
+        ddad_csv_field(f, p->src->rel);
         fprintf(f, ",%d,%d,%d,%d\n", p->x, p->y, p->side, p->turn);
     } else {
         fputs(",,,,,\n", f);
