@@ -11,7 +11,6 @@
 
 #include "ddad_version.h"
 #include "anomaly_map.h"
-#include "csv.h"
 #include "dataset.h"
 #include "eval_curves.h"
 #include "eval_images.h"
@@ -375,24 +374,6 @@ static ddad_status_t fit_reference(category_t *k)
     return DDAD_OK;
 }
 
-typedef struct calib_rows {
-    const ddad_sample_t **samples; /* (n) the calibration images */
-    const float *scores;                 /* (n) their image scores     */
-    size_t n;
-    double threshold;                    /* the fitted image threshold */
-} calib_rows_t;
-
-static ddad_status_t write_calib_rows(FILE *f, void *user)
-{
-    const calib_rows_t *r = user;
-    fputs("name,score,above_threshold\n", f);
-    for (size_t i = 0; i < r->n; i++) {
-        ddad_csv_field(f, r->samples[i]->name);
-        fprintf(f, ",%.9g,%d\n", (double)r->scores[i], (double)r->scores[i] > r->threshold);
-    }
-    return ferror(f) ? ddad_fail(DDAD_STATUS_IO, "write failed") : DDAD_OK;
-}
-
 /* numpy's median of v (n), NaN when n is 0. */
 static double median_of(const float *v, size_t n)
 {
@@ -411,8 +392,14 @@ static ddad_status_t write_calibration_scores(category_t *k, const ddad_sample_t
 {
     char path[DDAD_CONFIG_PATH_MAX + 160];
     DDAD_TRY_RETURN(ddad_run_path(path, sizeof path, k->c->run_dir, k->dir_name, DDAD_RUN_CALIBRATION));
-    calib_rows_t rows = {.samples = samples, .scores = scores, .n = n, .threshold = k->cal.image_threshold};
-    return ddad_run_write_atomic(path, write_calib_rows, &rows);
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    if (!names)
+        return ddad_fail(DDAD_STATUS_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        names[i] = samples[i]->name;
+    ddad_status_t st = ddad_calib_write_scores(path, &k->cal, names, NULL, scores, n);
+    free(names);
+    return st;
 }
 
 /* Step 1b under score.normalize good: each held-out image's map made with

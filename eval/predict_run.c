@@ -76,6 +76,7 @@ static ddad_status_t calibrate(const predict_args_t *a, ddad_scorer_t *sc, const
     const bool want_good = true, want_bad = false;
     float *scores = NULL, *maps = NULL;
     uint8_t *labels = NULL, *masks = NULL;
+    const char **names = NULL; /* (n) the scored images' paths, for calibration.csv */
     size_t used = 0, n_bad_used = 0;
     st = predict_inputs_add_folder(&good, a->calib, layout ? &want_good : NULL);
     if (st == DDAD_OK && layout)
@@ -89,8 +90,9 @@ static ddad_status_t calibrate(const predict_args_t *a, ddad_scorer_t *sc, const
     maps = malloc((n ? n : 1) * hw * sizeof *maps);
     labels = calloc(n ? n : 1, 1);
     masks = calloc((n ? n : 1) * hw, 1);
+    names = calloc(n ? n : 1, sizeof *names);
     bool all_masks = bad.n > 0;
-    if (!scores || !maps || !labels || !masks) {
+    if (!scores || !maps || !labels || !masks || !names) {
         st = ddad_fail(DDAD_STATUS_NOMEM, "out of memory for %zu calibration maps", n);
         goto done;
     }
@@ -128,6 +130,7 @@ static ddad_status_t calibrate(const predict_args_t *a, ddad_scorer_t *sc, const
             continue;
         }
         scores[used] = r.score;
+        names[used] = e->path;
         memcpy(maps + used * hw, r.map, hw * sizeof *maps);
         ddad_scorer_result_free(&r);
         if (k >= good.n) {
@@ -172,6 +175,12 @@ static ddad_status_t calibrate(const predict_args_t *a, ddad_scorer_t *sc, const
     char path[4200];
     ddad_calib_path(path, sizeof path, ddad_scorer_run_dir(sc));
     st = ddad_calib_file_update(path, ddad_scorer_checkpoint(sc), &cal, 1);
+    if (st == DDAD_OK) /* the images behind the new threshold, in place of ddad-eval's */
+        st = ddad_run_mkdir_p(ddad_scorer_category_dir(sc));
+    if (st == DDAD_OK)
+        st = ddad_run_path(path, sizeof path, ddad_scorer_category_dir(sc), NULL, DDAD_RUN_CALIBRATION);
+    if (st == DDAD_OK)
+        st = ddad_calib_write_scores(path, &cal, names, labels, scores, used);
     if (st == DDAD_OK)
         st = ddad_scorer_reload_calibration(sc);
     if (st == DDAD_OK && !a->quiet)
@@ -179,6 +188,7 @@ static ddad_status_t calibrate(const predict_args_t *a, ddad_scorer_t *sc, const
                 "images) stored in %s\n", cal.category, cal.image_threshold, cal.pixel_threshold, cal.rule,
                 cal.images, cal.defect_images, path);
 done:
+    free(names);
     free(scores);
     free(maps);
     free(labels);

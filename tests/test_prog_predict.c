@@ -341,6 +341,10 @@ static void test_predict_calib(void)
             "assert 'test_check' not in t, t  # new thresholds: ddad-eval's check no longer applies\n"
             "from ddad import Scorer\n"
             "assert Scorer(RUN).threshold_check is None\n"
+            "cal = list(csv.DictReader(open(RUN + '/calibration.csv')))  # the images behind the new threshold\n"
+            "assert len(cal) == 8 and all(r['label'] == 'good' and r['above_threshold'] == '0' for r in cal), cal\n"
+            "assert all(r['name'].startswith(os.environ['DIR']) for r in cal), cal\n"
+            "assert abs(max(float(r['score']) for r in cal) - t['image_threshold']) < 1e-6 * (1 + abs(t['image_threshold']))\n"
             "rows = list(csv.DictReader(open(D + '/pc/predictions.csv')))\n"
             "# scored in batches here, one by one for the calibration: equal up to float rounding\n"
             "tol = 1e-5 * (1 + abs(t['image_threshold']))\n"
@@ -403,6 +407,14 @@ static void test_predict_unified(void)
     /* a CONFIG names the run too */
     CU_ASSERT_EQUAL(ddad_test_system(PREDICT " '%s' '%s' --category grainy --out '%s/pu2' --quiet > /dev/null 2>&1",
                                      bin, cfg, img, g_dir),
+                    0);
+    /* --calib on a run never evaluated: calibration.csv goes to the category's folder */
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " '%s' --category grainy --calib '%s/synthetic/woven/test/good' "
+                                     "--quiet > /dev/null 2>&1",
+                                     bin, run, g_dir),
+                    0);
+    CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < '%s/grainy/calibration.csv') -gt 2 && "
+                                     "! test -e '%s/calibration.csv'", run, run),
                     0);
 }
 

@@ -20,6 +20,7 @@ struct ddad_scorer {
     char run_dir[DDAD_CONFIG_PATH_MAX];
     char checkpoint[DDAD_CONFIG_PATH_MAX];
     char category[DDAD_CONFIG_NAME_MAX];
+    char category_dir[DDAD_CONFIG_PATH_MAX + DDAD_CONFIG_NAME_MAX + 2]; /* its per-category files */
     int64_t class_id;
     ddad_calib_file_t thresholds;  /* threshold.json, n = 0 when absent   */
     bool has_threshold;
@@ -58,6 +59,9 @@ static void run_dir_of(const char *ckpt, char *buf, size_t cap)
 /* The current category's entry of threshold.json. */
 static void select_threshold(ddad_scorer_t *s)
 {
+    if (ddad_run_path(s->category_dir, sizeof s->category_dir, s->run_dir,
+                      ddad_config_is_unified(&s->model.cfg) ? s->category : NULL, DDAD_RUN_CATEGORY_DIR) != DDAD_OK)
+        snprintf(s->category_dir, sizeof s->category_dir, "%s", s->run_dir);
     const ddad_calibration_t *e = ddad_calib_file_find(&s->thresholds, s->category);
     s->has_threshold = e && isfinite(e->image_threshold);
     memset(&s->cal, 0, sizeof s->cal);
@@ -294,6 +298,7 @@ ddad_status_t ddad_scorer_score_file(ddad_scorer_t *s, const char *path, ddad_sc
 bool ddad_scorer_has_threshold(const ddad_scorer_t *s) { return s && s->has_threshold; }
 const char *ddad_scorer_run_dir(const ddad_scorer_t *s) { return s ? s->run_dir : ""; }
 const char *ddad_scorer_category(const ddad_scorer_t *s) { return s ? s->category : ""; }
+const char *ddad_scorer_category_dir(const ddad_scorer_t *s) { return s ? s->category_dir : ""; }
 
 const char *ddad_scorer_feature_weights(const ddad_scorer_t *s)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "csv.h"
 #include "metrics.h"
 #include "report.h"
 #include "run.h"
@@ -277,6 +278,35 @@ void ddad_calib_check_add(const ddad_calibration_t *cal, ddad_calib_check_t *che
             }
         }
     }
+}
+
+/* ---- calibration.csv --------------------------------------------------- */
+
+typedef struct score_rows {
+    const ddad_calibration_t *cal;
+    const char *const *names;
+    const uint8_t *labels;
+    const float *scores;
+    size_t n;
+} score_rows_t;
+
+static ddad_status_t write_score_rows(FILE *f, void *user)
+{
+    const score_rows_t *r = user;
+    fputs("name,label,score,above_threshold\n", f);
+    for (size_t i = 0; i < r->n; i++) {
+        ddad_csv_field(f, r->names[i]);
+        fprintf(f, ",%s,%.9g,%d\n", r->labels && r->labels[i] ? "defective" : "good", (double)r->scores[i],
+                (double)r->scores[i] > r->cal->image_threshold);
+    }
+    return ferror(f) ? ddad_fail(DDAD_STATUS_IO, "write failed") : DDAD_OK;
+}
+
+ddad_status_t ddad_calib_write_scores(const char *path, const ddad_calibration_t *cal, const char *const *names,
+                                      const uint8_t *labels, const float *scores, size_t n)
+{
+    score_rows_t rows = {.cal = cal, .names = names, .labels = labels, .scores = scores, .n = n};
+    return ddad_run_write_atomic(path, write_score_rows, &rows);
 }
 
 /* ---- threshold.json --------------------------------------------------- */

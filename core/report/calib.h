@@ -162,6 +162,15 @@ double ddad_calib_rate(int64_t part, int64_t whole);
 void ddad_calib_check_add(const ddad_calibration_t *cal, ddad_calib_check_t *check, float score, uint8_t label,
                           const float *map, const uint8_t *mask, size_t hw);
 
+/* ---- calibration.csv ------------------------------------------------- */
+
+/* Writes, atomically, the images a threshold was fitted on, one row each:
+ * name,label,score,above_threshold (label good or defective; above = score
+ * strictly above cal's image threshold; names quoted as CSV needs).
+ * labels NULL = all good. */
+ddad_status_t ddad_calib_write_scores(const char *path, const ddad_calibration_t *cal, const char *const *names,
+                                      const uint8_t *labels, const float *scores, size_t n);
+
 /* ---- threshold.json -------------------------------------------------- */
 
 typedef struct ddad_calib_file {

@@ -138,6 +138,9 @@ DDAD_API ddad_status_t ddad_scorer_reload_calibration(ddad_scorer_t *s);
 /* The run folder (owned by s) and the current category. */
 DDAD_API const char *ddad_scorer_run_dir(const ddad_scorer_t *s);
 DDAD_API const char *ddad_scorer_category(const ddad_scorer_t *s);
+/* Where the current category's files are (maps.h5, calibration.csv; owned
+ * by s): the run folder, or <run>/<category> in a unified run. */
+DDAD_API const char *ddad_scorer_category_dir(const ddad_scorer_t *s);
 /* How many categories the run was trained on (1, or more for a unified run). */
 DDAD_API int ddad_scorer_category_count(const ddad_scorer_t *s);
 /* Model input side in pixels, and the checkpoint that was loaded (owned by s). */
