@@ -35,7 +35,7 @@ BUILD=${DDAD_FUZZ_BUILD:-build-fuzz}
 SECONDS_EACH=${DDAD_FUZZ_SECONDS:-60}
 JOBS=${DDAD_FUZZ_JOBS:-1}
 SEED=${DDAD_FUZZ_SEED:-1}
-TARGETS=${*:-config image mapslayout dataset}
+TARGETS=${*:-config image mapslayout dataset thresholds}
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 

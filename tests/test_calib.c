@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "calib.h"
+#include "report.h"
 #include "testutil.h"
 
 static float frand(unsigned *s)
@@ -335,6 +336,53 @@ static void test_file_round_trip(void)
     free(dir);
 }
 
+/* Text cut to fit never splits a UTF-8 character, and JSON strings stay
+ * valid UTF-8 whatever bytes they are given: a long non-ASCII --calib path
+ * in `source` must not make threshold.json unreadable. */
+static void test_utf8_text(void)
+{
+    char buf[8];
+    ddad_text_copy(buf, sizeof buf, "abcdef\xc3\xa9"); /* "abcdefé": é would need bytes 7 and 8 */
+    CU_ASSERT_STRING_EQUAL(buf, "abcdef");
+    ddad_text_copy(buf, sizeof buf, "ab\xc3\xa9");
+    CU_ASSERT_STRING_EQUAL(buf, "ab\xc3\xa9");
+    ddad_text_copy(buf, 3, "\xe2\x82\xac"); /* the euro sign needs 3 bytes + NUL */
+    CU_ASSERT_STRING_EQUAL(buf, "");
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    ddad_json_string(f, "a\xff\xc3\xa9\xc3\"\x01");
+    fclose(f);
+    CU_ASSERT_STRING_EQUAL(out, "\"a\\ufffd\xc3\xa9\\ufffd\\\"\\u0001\"");
+    free(out);
+    f = open_memstream(&out, &len); /* characters a YAML reader would fold or refuse: escaped */
+    ddad_json_string(f, "n\xc2\x85\x7f\xe2\x80\xa8\xef\xbb\xbf\xf0\x9f\x98\x80");
+    fclose(f);
+    CU_ASSERT_STRING_EQUAL(out, "\"n\\u0085\\u007f\\u2028\\ufeff\xf0\x9f\x98\x80\"");
+    free(out);
+    /* a source cut at 511 bytes inside "é" still reads back */
+    char *dir = ddad_test_mkdtemp("calibutf8");
+    char path[512];
+    ddad_calib_path(path, sizeof path, dir);
+    ddad_calibration_t a = {.category = "bottle", .rule = "max", .image_threshold = 1, .pixel_threshold = 2,
+                            .images = 3};
+    char src[1200];
+    memset(src, 0, sizeof src);
+    for (size_t i = 0; i + 2 < 1000; i += 2)
+        memcpy(src + i, "\xc3\xa9", 2);
+    snprintf(a.source, sizeof a.source, "%s", src); /* 511 bytes kept: the cut falls inside a character */
+    CU_ASSERT_EQUAL_FATAL(ddad_calib_file_update(path, "c.h5", &a, 1), DDAD_OK);
+    ddad_calib_file_t file;
+    CU_ASSERT_EQUAL_FATAL(ddad_calib_file_read(path, &file), DDAD_OK);
+    CU_ASSERT_EQUAL(file.n, 1);
+    CU_ASSERT_EQUAL_FATAL(ddad_calib_file_update(path, "c.h5", file.entries, file.n), DDAD_OK);
+    ddad_calib_file_free(&file);
+    CU_ASSERT_EQUAL(ddad_calib_file_read(path, &file), DDAD_OK);
+    ddad_calib_file_free(&file);
+    ddad_test_rmtree(dir);
+    free(dir);
+}
+
 /* The deployment check counts what is strictly above each threshold, by
  * label and by mask; a NaN threshold flags nothing. */
 static void test_deployment_check(void)
@@ -378,6 +426,7 @@ int main(void)
                                         {"fit and normalise", test_fit_and_normalize},
                                         {"threshold.json round trip, version 1, malformed", test_file_round_trip},
                                         {"deployment check on labelled images", test_deployment_check},
+                                        {"UTF-8 text cut and JSON strings", test_utf8_text},
                                         {0}};
     return ddad_test_main("calib", tests);
 }

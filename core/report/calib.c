@@ -398,7 +398,7 @@ static bool read_entry(yaml_document_t *doc, yaml_node_t *obj, ddad_calibration_
     e->image_threshold = e->pixel_threshold = NAN;
     e->image_min = e->image_max = e->pixel_min = e->pixel_max = NAN;
     snprintf(e->rule, sizeof e->rule, "max");
-    snprintf(e->source, sizeof e->source, "%s", default_source);
+    ddad_text_copy(e->source, sizeof e->source, default_source);
     bool has_category = false;
     for (yaml_node_pair_t *p = obj->data.mapping.pairs.start; p < obj->data.mapping.pairs.top; p++) {
         const char *k = scalar(yaml_document_get_node(doc, p->key));
@@ -413,12 +413,12 @@ static bool read_entry(yaml_document_t *doc, yaml_node_t *obj, ddad_calibration_
         if (!k || !v)
             continue;
         if (!strcmp(k, "category")) {
-            snprintf(e->category, sizeof e->category, "%s", v);
+            ddad_text_copy(e->category, sizeof e->category, v);
             has_category = *v != '\0';
         } else if (!strcmp(k, "rule"))
-            snprintf(e->rule, sizeof e->rule, "%s", v);
+            ddad_text_copy(e->rule, sizeof e->rule, v);
         else if (!strcmp(k, "source"))
-            snprintf(e->source, sizeof e->source, "%s", v);
+            ddad_text_copy(e->source, sizeof e->source, v);
         else if (!strcmp(k, "image_threshold"))
             e->image_threshold = number(v);
         else if (!strcmp(k, "pixel_threshold"))
@@ -500,7 +500,7 @@ ddad_status_t ddad_calib_file_read(const char *path, ddad_calib_file_t *out)
                        version ? version : "(none)", DDAD_CALIB_VERSION);
         goto done;
     }
-    snprintf(out->checkpoint, sizeof out->checkpoint, "%s", checkpoint ? checkpoint : "");
+    ddad_text_copy(out->checkpoint, sizeof out->checkpoint, checkpoint ? checkpoint : "");
     if (!list || list->type != YAML_SEQUENCE_NODE) {
         st = ddad_fail(DDAD_STATUS_DATA, "%s: no \"thresholds\" list", path);
         goto done;

@@ -4,6 +4,7 @@
 #include "calib.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,17 +123,82 @@ static void csv_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* Length of the well-formed UTF-8 character at s (1 to 4 bytes), 0 when
+ * the bytes there are not one (a stray continuation byte, an overlong or
+ * surrogate form, a sequence cut short). */
+static size_t utf8_char_len(const unsigned char *s)
+{
+    const unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+/* The code point of the well-formed k-byte character at s (k <= 3 here). */
+static unsigned long code_point(const unsigned char *s, size_t k)
+{
+    if (k == 1)
+        return s[0];
+    if (k == 2)
+        return ((unsigned long)(s[0] & 0x1f) << 6) | (s[1] & 0x3f);
+    return ((unsigned long)(s[0] & 0x0f) << 12) | ((unsigned long)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
+}
+
+/* Characters a YAML reader (libyaml reads ddad's JSON files) would refuse
+ * or fold when written as they are: DEL, the C1 controls (NEL among them),
+ * the line and paragraph separators, the byte-order mark and the
+ * non-characters U+FFFE, U+FFFF. JSON's \\uXXXX escape keeps them. */
+static bool needs_escape(const unsigned char *s, size_t k)
+{
+    if (k > 3)
+        return false;
+    const unsigned long c = code_point(s, k);
+    return c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 || c == 0xfeff || c == 0xfffe ||
+           c == 0xffff;
+}
+
+void ddad_text_copy(char *dst, size_t cap, const char *src)
+{
+    if (cap == 0)
+        return;
+    size_t n = 0;
+    const unsigned char *s = (const unsigned char *)src;
+    while (s[n]) {
+        size_t k = utf8_char_len(s + n);
+        k = k ? k : 1; /* a malformed byte is copied alone: it cannot be split */
+        if (n + k > cap - 1)
+            break;
+        n += k;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void ddad_json_string(FILE *out, const char *s)
 {
     fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        const unsigned char c = *p;
+        const size_t k = utf8_char_len(p);
         if (c == '"' || c == '\\')
             fprintf(out, "\\%c", c);
         else if (c < 0x20)
             fprintf(out, "\\u%04x", c);
+        else if (k == 0) /* not UTF-8: JSON readers would refuse the file */
+            fputs("\\ufffd", out);
+        else if (needs_escape(p, k))
+            fprintf(out, "\\u%04x", (unsigned)code_point(p, k));
         else
-            fputc(c, out);
+            fwrite(p, 1, k, out);
+        p += k ? k : 1;
     }
     fputc('"', out);
 }

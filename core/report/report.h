@@ -57,10 +57,14 @@ void ddad_metrics_record_init(ddad_metrics_record_t *rec, const char *category, 
  * not fit). */
 void ddad_metrics_add_note(ddad_metrics_record_t *rec, const char *note);
 
-/* JSON output: a string with escapes (quotes included), and a number with
- * 10 significant digits (null for NaN and infinities). */
+/* JSON output: a string with escapes (quotes included; a byte that is not
+ * part of well-formed UTF-8 becomes U+FFFD, so the file stays valid JSON),
+ * and a number with 10 significant digits (null for NaN and infinities). */
 void ddad_json_string(FILE *out, const char *s);
 void ddad_json_number(FILE *out, double v);
+/* Copies src into dst (cap bytes, NUL included), cut before the character
+ * that would not fit: a UTF-8 sequence is never split. */
+void ddad_text_copy(char *dst, size_t cap, const char *src);
 
 /* What a metrics.json says besides the metrics: how they were obtained. */
 typedef struct ddad_metrics_provenance {

@@ -22,6 +22,7 @@
  *             ddad_reference_load (4 x 4 reference statistics)
  *   dataset   ddad_dataset_index / validate / select         a folder tree, encoded (below)
  *   tiff      ddad_tiff_read_float / ddad_tiff_decode_float  a TIFF file's bytes
+ *   thresholds  ddad_calib_file_read / ddad_calib_file_update  a threshold.json file's bytes
  *
  * Files the readers need are written to one scratch folder per process
  * (under /dev/shm when it is writable, else $TMPDIR or /tmp), removed at exit.
@@ -29,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "calib.h"
 #include "config.h"
 #include "dataset.h"
 #include "reference.h"
@@ -67,6 +70,7 @@ int ddad_fuzz_mapslayout(const uint8_t *data, size_t size);
 int ddad_fuzz_h5params(const uint8_t *data, size_t size);
 int ddad_fuzz_dataset(const uint8_t *data, size_t size);
 int ddad_fuzz_tiff(const uint8_t *data, size_t size);
+int ddad_fuzz_thresholds(const uint8_t *data, size_t size);
 void ddad_fuzz_shutdown(void);
 
 /* ---- shared helpers ---------------------------------------------------- */
@@ -947,11 +951,91 @@ int ddad_fuzz_tiff(const uint8_t *data, size_t size)
     return DDAD_FUZZ_ACCEPTED;
 }
 
+/* ---- thresholds ----------------------------------------------------------
+ * Input: the bytes of a threshold.json (or anything else).
+ * Properties: a refusal says why and leaves an empty file struct; an
+ * accepted file has entries with a non-empty category and test_check counts
+ * >= 0, and ddad's writer (ddad_calib_file_update into a new file) writes it
+ * back to a file that reads back with the same entries: the same text
+ * fields, counts and flags, and the same numbers up to the writer's 10
+ * significant digits (NaN stays NaN). */
+static bool ddad_fuzz_same_number_(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b);
+    if (isinf(a) || isinf(b)) /* written as null: read back as NaN */
+        return false;
+    return fabs(a - b) <= 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+int ddad_fuzz_thresholds(const uint8_t *data, size_t size)
+{
+    char path[700], out[700];
+    ddad_fuzz_path(path, sizeof path, "threshold.json");
+    ddad_fuzz_write_file(path, data, size);
+    ddad_calib_file_t f;
+    ddad_status_t st = ddad_calib_file_read(path, &f);
+    if (st) {
+        ddad_fuzz_rejected(st, "ddad_calib_file_read");
+        if (f.entries || f.n)
+            ddad_fuzz_die_("ddad_calib_file_read failed but left entries", NULL);
+        return DDAD_FUZZ_REJECTED;
+    }
+    for (size_t i = 0; i < f.n; i++) {
+        const ddad_calibration_t *e = &f.entries[i];
+        if (!e->category[0] || !memchr(e->category, 0, sizeof e->category) || !memchr(e->rule, 0, sizeof e->rule) ||
+            !memchr(e->source, 0, sizeof e->source))
+            ddad_fuzz_die_("an accepted entry has an empty or unterminated text field", NULL);
+        const int64_t *c = &e->test_check.good_images;
+        for (size_t k = 0; k < sizeof e->test_check / sizeof *c; k++)
+            if (c[k] < 0)
+                ddad_fuzz_die_("an accepted test_check has a negative count", NULL);
+    }
+    ddad_fuzz_path(out, sizeof out, "threshold_out.json");
+    unlink(out);
+    if (f.n > 0) {
+        /* a category named twice is merged by the writer: compare with the last of each name */
+        if ((st = ddad_calib_file_update(out, f.checkpoint, f.entries, f.n)) != DDAD_OK)
+            ddad_fuzz_die_("ddad_calib_file_update refused an accepted file", ddad_last_error());
+        ddad_calib_file_t g;
+        if ((st = ddad_calib_file_read(out, &g)) != DDAD_OK)
+            ddad_fuzz_die_("a file written by ddad_calib_file_update does not read back", ddad_last_error());
+        for (size_t i = 0; i < f.n; i++) {
+            const ddad_calibration_t *a = &f.entries[i];
+            bool last = true;
+            for (size_t j = i + 1; j < f.n; j++)
+                last = last && strcmp(f.entries[j].category, a->category) != 0;
+            if (!last)
+                continue;
+            const ddad_calibration_t *b = ddad_calib_file_find(&g, a->category);
+            if (!b)
+                ddad_fuzz_die_("write -> read lost a category", a->category);
+            if (strcmp(a->rule, b->rule) || strcmp(a->source, b->source) || a->images != b->images ||
+                a->defect_images != b->defect_images || a->optimistic != b->optimistic ||
+                a->has_test_check != b->has_test_check ||
+                memcmp(&a->test_check, &b->test_check, sizeof a->test_check))
+                ddad_fuzz_die_("write -> read changed an entry's text, counts or flags", a->category);
+            const double an[6] = {a->image_threshold, a->pixel_threshold, a->image_min,
+                                  a->image_max,       a->pixel_min,       a->pixel_max};
+            const double bn[6] = {b->image_threshold, b->pixel_threshold, b->image_min,
+                                  b->image_max,       b->pixel_min,       b->pixel_max};
+            for (int k = 0; k < 6; k++)
+                if (!ddad_fuzz_same_number_(an[k], bn[k]) && !isinf(an[k]))
+                    ddad_fuzz_die_("write -> read changed a number beyond 10 digits", a->category);
+        }
+        if (strcmp(f.checkpoint, g.checkpoint))
+            ddad_fuzz_die_("write -> read changed the checkpoint", NULL);
+        ddad_calib_file_free(&g);
+    }
+    ddad_calib_file_free(&f);
+    return DDAD_FUZZ_ACCEPTED;
+}
+
 /* ---- the table ---------------------------------------------------------- */
 const ddad_fuzz_target_t ddad_fuzz_targets[] = {
     {"config", ddad_fuzz_config},     {"image", ddad_fuzz_image},     {"mapsfile", ddad_fuzz_mapsfile},
     {"mapslayout", ddad_fuzz_mapslayout}, {"h5params", ddad_fuzz_h5params}, {"dataset", ddad_fuzz_dataset},
-    {"tiff", ddad_fuzz_tiff},         {NULL, NULL},
+    {"tiff", ddad_fuzz_tiff},         {"thresholds", ddad_fuzz_thresholds}, {NULL, NULL},
 };
 
 /* Frees the harnesses' process-wide state (for leak checks at exit). */

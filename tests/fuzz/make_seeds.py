@@ -9,6 +9,9 @@ image:    PNGs from ddad's own writer (fuzz_make_seeds) and PIL's PNG (gray,
           RGBA, palette, 16-bit), JPEG (gray, RGB) and BMP (24-bit, 8-bit);
 mapsfile, h5params: HDF5 files from ddad's writers (fuzz_make_seeds);
 dataset:  small trees in every layout, encoded as fuzz_targets.c describes;
+thresholds: threshold.json files as ddad-eval (with test_check) and
+          ddad-predict --calib write them, format version 1, several
+          categories, and files to refuse (bad_*);
 tiff:     a float32 map from ddad's writer (fuzz_make_seeds), tifffile's
           strips and tiles in both byte orders and every sample type, Pillow's
           PackBits and float files, and files to refuse (bad_*: RGB, BigTIFF,
@@ -168,6 +171,37 @@ def tiff_seeds():
     pil("bad_lzw.tif", Image.fromarray(u8), compression="tiff_lzw")
 
 
+def thresholds_seeds():
+    import json
+    check = {"good_images": 20, "good_flagged": 9, "defective_images": 63, "defective_flagged": 62,
+             "normal_pixels": 320340, "normal_flagged": 6129, "good_image_pixels": 81920,
+             "good_image_flagged": 166, "anomalous_pixels": 19628, "anomalous_flagged": 11652}
+    entry = {"category": "bottle", "rule": "max", "image_threshold": 1.178901434, "pixel_threshold": 2.127487421,
+             "image_min": 0.3295850158, "image_max": 1.178901434, "pixel_min": -0.4531693459,
+             "pixel_max": 2.127487421, "images": 20, "defect_images": 0, "optimistic": False,
+             "source": "20 held-out good images of bottle (data.val_split 0.1; not trained on; each scored with "
+                       "the reference statistics of the other 19)"}
+
+    def doc(entries, version=2):
+        return json.dumps({"format": "ddad-threshold", "format_version": version,
+                           "checkpoint": "runs/mvtec/bottle/checkpoints/step_0001000.h5",
+                           "thresholds": entries}, indent=2) + "\n"
+
+    put("thresholds", "eval.json", doc([dict(entry, test_check=check)]))
+    put("thresholds", "calib.json", doc([dict(entry, rule="quantile:0.99", pixel_threshold=None,
+                                             source="--calib line2/: 40 good images \"new\" \u00e9")]))
+    put("thresholds", "unified.json", doc([dict(entry, test_check=check),
+                                           dict(entry, category="cable", rule="f1", optimistic=True,
+                                                defect_images=12)]))
+    put("thresholds", "version1.json", json.dumps({"format": "ddad-threshold", "format_version": 1,
+                                                   "source": "max over good training images", "checkpoint": "x.h5",
+                                                   "thresholds": [{"category": "bottle", "image_threshold": 2.5,
+                                                                   "pixel_threshold": None, "images": 8}]}))
+    put("thresholds", "bad_negative_count.json", doc([dict(entry, test_check=dict(check, good_flagged=-1))]))
+    put("thresholds", "bad_no_category.json", doc([{"rule": "max", "image_threshold": 1}]))
+    put("thresholds", "bad_version.json", doc([entry], version=9))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_seeds.py BUILD/bin/fuzz_make_seeds")
@@ -177,6 +211,7 @@ def main():
     image_seeds()
     dataset_seeds()
     tiff_seeds()
+    thresholds_seeds()
 
 
 if __name__ == "__main__":
