@@ -384,12 +384,14 @@ static double median_of(const float *v, size_t n)
     return m;
 }
 
-/* calibration.csv: the score of every calibration image, as the threshold
- * saw it, so the distribution behind threshold.json can be compared with
- * the test images' scores (maps.h5) or a production batch's. */
-static ddad_status_t write_calibration_scores(category_t *k, const ddad_sample_t **samples, size_t n,
-                                              const float *scores)
+/* Keeps the calibration images' scores, as the threshold saw them: their
+ * median for the deployment check, and calibration.csv, so the
+ * distribution behind threshold.json can be compared with the test images'
+ * scores (maps.h5) or a production batch's. */
+static ddad_status_t record_calibration_scores(category_t *k, const ddad_sample_t **samples, size_t n,
+                                               const float *scores)
 {
+    k->calib_score_median = median_of(scores, n);
     char path[DDAD_CONFIG_PATH_MAX + 160];
     DDAD_TRY_RETURN(ddad_run_path(path, sizeof path, k->c->run_dir, k->dir_name, DDAD_RUN_CALIBRATION));
     const char **names = malloc((n ? n : 1) * sizeof *names);
@@ -439,10 +441,8 @@ static ddad_status_t calibrate_cross_fitted(category_t *k)
         st = ddad_calib_fit(&k->rule, &set, &k->cal);
         k->have_cal = st == DDAD_OK;
     }
-    if (st == DDAD_OK) { /* held-out image i is k->val[i]: the reference pass went through them in order */
-        k->calib_score_median = median_of(scores, n);
-        st = write_calibration_scores(k, k->val, n, scores);
-    }
+    if (st == DDAD_OK) /* held-out image i is k->val[i]: the reference pass went through them in order */
+        st = record_calibration_scores(k, k->val, n, scores);
     free(scores);
     free(maps);
     free(pixel);
@@ -505,8 +505,7 @@ static ddad_status_t calibrate(category_t *k)
                  k->name);
     DDAD_TRY_RETURN(ddad_calib_fit(&k->rule, &set, &k->cal));
     k->have_cal = true;
-    k->calib_score_median = median_of(p->cal_scores, (size_t)n);
-    return write_calibration_scores(k, pool + (n_pool - (size_t)n), (size_t)n, p->cal_scores);
+    return record_calibration_scores(k, pool + (n_pool - (size_t)n), (size_t)n, p->cal_scores);
 }
 
 /* The feature extractor's weights as the outputs name them. */

@@ -59,9 +59,6 @@ static void run_dir_of(const char *ckpt, char *buf, size_t cap)
 /* The current category's entry of threshold.json. */
 static void select_threshold(ddad_scorer_t *s)
 {
-    if (ddad_run_path(s->category_dir, sizeof s->category_dir, s->run_dir,
-                      ddad_config_is_unified(&s->model.cfg) ? s->category : NULL, DDAD_RUN_CATEGORY_DIR) != DDAD_OK)
-        snprintf(s->category_dir, sizeof s->category_dir, "%s", s->run_dir);
     const ddad_calibration_t *e = ddad_calib_file_find(&s->thresholds, s->category);
     s->has_threshold = e && isfinite(e->image_threshold);
     memset(&s->cal, 0, sizeof s->cal);
@@ -97,6 +94,9 @@ ddad_status_t ddad_scorer_set_category(ddad_scorer_t *s, const char *category)
     if (st != DDAD_OK)
         return st;
     snprintf(s->category, sizeof s->category, "%s", category);
+    if (ddad_run_path(s->category_dir, sizeof s->category_dir, s->run_dir,
+                      ddad_config_is_unified(&s->model.cfg) ? s->category : NULL, DDAD_RUN_CATEGORY_DIR) != DDAD_OK)
+        snprintf(s->category_dir, sizeof s->category_dir, "%s", s->run_dir);
     s->class_id = idx;
     select_threshold(s);
     return DDAD_OK;

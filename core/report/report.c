@@ -154,7 +154,8 @@ static unsigned long code_point(const unsigned char *s, size_t k)
 /* Characters a YAML reader (libyaml reads ddad's JSON files) would refuse
  * or fold when written as they are: DEL, the C1 controls (NEL among them),
  * the line and paragraph separators, the byte-order mark and the
- * non-characters U+FFFE, U+FFFF. JSON's \\uXXXX escape keeps them. */
+ * non-characters U+FFFE, U+FFFF. As JSON escapes (a backslash, u and
+ * four hex digits) they read back unchanged. */
 static bool needs_escape(const unsigned char *s, size_t k)
 {
     if (k > 3)
