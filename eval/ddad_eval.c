@@ -90,68 +90,54 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
     a->config_dir = "configs";
     a->threshold_images = 8;
     a->format = DDAD_REPORT_TABLE;
+    static const char *const with_value[] = {"--checkpoint", "--format", "--pro-limit", "--threshold-images",
+                                             "--export-maps", "--maps-dir", "--data", "--data-format",
+                                             "--config-dir", "--categories", "--maps", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-#define NEXT()                                                   \
-    do {                                                         \
-        if (i + 1 >= argc)                                       \
-            return usage_error("%s needs a value", s);           \
-    } while (0)
-        int common = ddad_cli_common(&a->cli, argc, argv, &i);
-        if (common == DDAD_CLI_EXIT)
+        const char *s = argv[i], *v;
+        int r = ddad_cli_common(&a->cli, argc, argv, &i);
+        if (r == DDAD_CLI_EXIT)
             return a->cli.exit_code;
-        if (common == DDAD_CLI_HANDLED)
+        if (r == DDAD_CLI_HANDLED)
             continue;
+        if ((r = ddad_cli_option_value(&a->cli, with_value, argc, argv, &i, &v)) != DDAD_CLI_CONTINUE)
+            return r;
+        long count;
         if (!strcmp(s, "--checkpoint")) {
-            NEXT();
-            a->checkpoint = argv[++i];
+            a->checkpoint = v;
         } else if (!strcmp(s, "--format")) {
-            NEXT();
-            if (ddad_report_format_parse(argv[++i], &a->format) != DDAD_OK)
-                return usage_error("--format: '%s' is not table, csv or json", argv[i]);
+            if (ddad_report_format_parse(v, &a->format) != DDAD_OK)
+                return usage_error("--format: '%s' is not table, csv or json", v);
         } else if (!strcmp(s, "--pro-limit")) {
-            NEXT();
-            char *end;
-            a->pro_limit = strtod(argv[++i], &end);
-            if (*end || !(a->pro_limit > 0 && a->pro_limit <= 1))
-                return usage_error("--pro-limit: '%s' is not a number in (0, 1]", argv[i]);
+            if (ddad_cli_double(&a->cli, s, v, 0, 1, true, &a->pro_limit))
+                return 2;
         } else if (!strcmp(s, "--threshold-images")) {
-            NEXT();
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0 || v > 100000)
-                return usage_error("--threshold-images: '%s' is not a count >= 0", argv[i]);
-            a->threshold_images = (int)v;
+            if (ddad_cli_long(&a->cli, s, v, 0, 100000, &count))
+                return 2;
+            a->threshold_images = (int)count;
         } else if (!strcmp(s, "--save-images")) {
             a->save_images = true;
         } else if (!strcmp(s, "--threshold-f1")) {
             a->threshold_f1 = true;
         } else if (!strcmp(s, "--export-maps")) {
-            NEXT();
-            a->export_maps = argv[++i];
+            a->export_maps = v;
         } else if (!strcmp(s, "--maps-dir")) {
-            NEXT();
-            a->maps_dir = argv[++i];
+            a->maps_dir = v;
         } else if (!strcmp(s, "--data")) {
-            NEXT();
-            a->data_root = argv[++i];
+            a->data_root = v;
         } else if (!strcmp(s, "--data-format")) {
-            NEXT();
-            if (ddad_data_format_parse(argv[++i], &a->data_format) != DDAD_OK)
-                return usage_error("--data-format: '%s' is not mvtec, visa, btad or folder", argv[i]);
+            if (ddad_data_format_parse(v, &a->data_format) != DDAD_OK)
+                return usage_error("--data-format: '%s' is not mvtec, visa, btad or folder", v);
         } else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {
             a->quiet = true;
         } else if (!strcmp(s, "--all-categories")) {
             a->all = true;
         } else if (!strcmp(s, "--config-dir")) {
-            NEXT();
-            a->config_dir = argv[++i];
+            a->config_dir = v;
         } else if (!strcmp(s, "--categories")) {
-            NEXT();
-            a->categories = argv[++i];
+            a->categories = v;
         } else if (!strcmp(s, "--maps")) {
-            NEXT();
-            a->maps = argv[++i];
+            a->maps = v;
         } else if (s[0] == '-' && s[1]) {
             return usage_error("unknown option %s", s);
         } else if (!a->config) {
@@ -159,7 +145,6 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
         } else {
             return usage_error("more than one CONFIG given ('%s')", s);
         }
-#undef NEXT
     }
     if (a->maps_dir && (a->maps || a->config || a->all))
         return usage_error("%s", "--maps-dir takes no CONFIG, --maps or --all-categories");

@@ -119,6 +119,10 @@ static void test_usage_and_help(void)
     CU_ASSERT_EQUAL(ddad_test_system(EVAL " >/dev/null 2>&1", bin), 2);
     CU_ASSERT_EQUAL(ddad_test_system(EVAL " x.yaml --bogus >/dev/null 2>&1", bin), 2);
     CU_ASSERT_EQUAL(ddad_test_system(EVAL " x.yaml --pro-limit 2 >/dev/null 2>&1", bin), 2);
+    /* number values are checked whole: an empty count is not 0 */
+    CU_ASSERT_EQUAL(ddad_test_system(EVAL " x.yaml --threshold-images '' 2>&1 | "
+                                          "grep -q \"'' is not an integer in \\[0, 100000\\]\"", bin), 0);
+    CU_ASSERT_EQUAL(ddad_test_system(EVAL " x.yaml --threshold-images >/dev/null 2>&1", bin), 2);
     CU_ASSERT_EQUAL(ddad_test_system(EVAL " --help | grep -q '8 interrupted'", bin), 0);
     CU_ASSERT_EQUAL(ddad_test_system(EVAL " --help | grep -q -- '--all-categories'", bin), 0);
     /* a config that does not exist: config error, 3 */

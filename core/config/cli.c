@@ -1,6 +1,7 @@
 /* core/config/cli.c - see cli.h */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,45 @@ int ddad_cli_common(ddad_cli_t *c, int argc, char **argv, int *i)
         return DDAD_CLI_HANDLED;
     }
     return DDAD_CLI_NOT_MINE;
+}
+
+int ddad_cli_option_value(const ddad_cli_t *c, const char *const *with_value, int argc, char **argv, int *i,
+                          const char **value)
+{
+    const char *s = argv[*i];
+    *value = NULL;
+    for (const char *const *w = with_value; *w; w++) {
+        if (strcmp(s, *w) != 0)
+            continue;
+        if (*i + 1 >= argc)
+            return ddad_cli_usage_error(c, "%s needs a value", s);
+        *value = argv[++*i];
+        break;
+    }
+    return DDAD_CLI_CONTINUE;
+}
+
+int ddad_cli_long(const ddad_cli_t *c, const char *opt, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi)
+        return ddad_cli_usage_error(c, "%s: '%s' is not an integer in [%ld, %ld]", opt, v, lo, hi);
+    *out = x;
+    return 0;
+}
+
+int ddad_cli_double(const ddad_cli_t *c, const char *opt, const char *v, double lo, double hi, bool lo_open,
+                    double *out)
+{
+    char *end;
+    double x = strtod(v, &end);
+    bool above_lo = lo_open ? x > lo : x >= lo; /* false for NaN */
+    if (end == v || *end || !above_lo || !(x <= hi))
+        return ddad_cli_usage_error(c, "%s: '%s' is not a number in %c%g, %g]", opt, v, lo_open ? '(' : '[', lo, hi);
+    *out = x;
+    return 0;
 }
 
 ddad_status_t ddad_cli_load_config(const ddad_cli_t *c, const char *path, ddad_config_t *cfg)

@@ -8,6 +8,9 @@
  *             int r = ddad_cli_common(&a->cli, argc, argv, &i);
  *             if (r == DDAD_CLI_EXIT) return a->cli.exit_code;  // --help, --version, bad value
  *             if (r == DDAD_CLI_HANDLED) continue;
+ *             const char *s = argv[i], *v;  // v: the value of an option in with_value
+ *             if ((r = ddad_cli_option_value(&a->cli, with_value, argc, argv, &i, &v)) != DDAD_CLI_CONTINUE)
+ *                 return r;
  *             ... the program's own options; errors: return ddad_cli_usage_error(...) ...
  *         }
  *         return DDAD_CLI_CONTINUE;
@@ -65,6 +68,18 @@ int ddad_cli_common(ddad_cli_t *c, int argc, char **argv, int *i);
 int ddad_cli_usage_error(const ddad_cli_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "prog: error: <last error>" on stderr; returns the status's exit code. */
 int ddad_cli_fail(const ddad_cli_t *c, ddad_status_t st);
+/* A program's own options that take a value, in a NULL-terminated list:
+ * when argv[*i] is one of them, *value = the next argument and *i moves past
+ * it; for any other argument *value = NULL. Returns DDAD_CLI_CONTINUE, or 2
+ * after the usage error "OPT needs a value". */
+int ddad_cli_option_value(const ddad_cli_t *c, const char *const *with_value, int argc, char **argv, int *i,
+                          const char **value);
+/* Number values, the whole string or nothing: 0 with *out set, or 2 after the
+ * usage error "OPT: 'V' is not an integer in [LO, HI]" (a number in
+ * [LO, HI], or (LO, HI] with lo_open). */
+int ddad_cli_long(const ddad_cli_t *c, const char *opt, const char *v, long lo, long hi, long *out);
+int ddad_cli_double(const ddad_cli_t *c, const char *opt, const char *v, double lo, double hi, bool lo_open,
+                    double *out);
 /* Loads path with the --set overrides and --device applied. */
 ddad_status_t ddad_cli_load_config(const ddad_cli_t *c, const char *path, ddad_config_t *cfg);
 /* Prints cfg as YAML on stdout; returns the exit code (0, or 5 on a write error). */

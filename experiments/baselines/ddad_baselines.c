@@ -87,51 +87,40 @@ static int parse_args(int argc, char **argv, args_t *a)
     a->methods = METHOD_MEANDIFF | METHOD_PATCHNN;
     a->sigma = 4.0;
     a->format = DDAD_REPORT_TABLE;
+    static const char *const with_value[] = {"--category", "--categories", "--methods", "--grid", "--sigma",
+                                             "--format", "--out", "--dump", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-#define NEXT()                                                   \
-    do {                                                         \
-        if (i + 1 >= argc)                                       \
-            return usage_error("%s needs a value", s);           \
-    } while (0)
-        int common = ddad_cli_common(&a->cli, argc, argv, &i);
-        if (common == DDAD_CLI_EXIT)
+        const char *s = argv[i], *v;
+        int r = ddad_cli_common(&a->cli, argc, argv, &i);
+        if (r == DDAD_CLI_EXIT)
             return a->cli.exit_code;
-        if (common == DDAD_CLI_HANDLED)
+        if (r == DDAD_CLI_HANDLED)
             continue;
+        if ((r = ddad_cli_option_value(&a->cli, with_value, argc, argv, &i, &v)) != DDAD_CLI_CONTINUE)
+            return r;
+        long grid;
         if (!strcmp(s, "--category") || !strcmp(s, "--categories")) {
-            NEXT();
-            a->category = argv[++i];
+            a->category = v;
             if (!*a->category || strlen(a->category) > 900)
                 return usage_error("--category: '%s' is not a category list", a->category);
         } else if (!strcmp(s, "--methods")) {
-            NEXT();
-            int rc = parse_methods(argv[++i], &a->methods);
+            int rc = parse_methods(v, &a->methods);
             if (rc)
                 return rc;
         } else if (!strcmp(s, "--grid")) {
-            NEXT();
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || v < 1 || v > 1024)
-                return usage_error("--grid: '%s' is not an integer in [1, 1024]", argv[i]);
-            a->grid = (int)v;
+            if (ddad_cli_long(&a->cli, s, v, 1, 1024, &grid))
+                return 2;
+            a->grid = (int)grid;
         } else if (!strcmp(s, "--sigma")) {
-            NEXT();
-            char *end;
-            a->sigma = strtod(argv[++i], &end);
-            if (*end || end == argv[i] || !(a->sigma >= 0 && a->sigma <= 256))
-                return usage_error("--sigma: '%s' is not a number in [0, 256]", argv[i]);
+            if (ddad_cli_double(&a->cli, s, v, 0, 256, false, &a->sigma))
+                return 2;
         } else if (!strcmp(s, "--format")) {
-            NEXT();
-            if (ddad_report_format_parse(argv[++i], &a->format) != DDAD_OK)
-                return usage_error("--format: '%s' is not table, csv or json", argv[i]);
+            if (ddad_report_format_parse(v, &a->format) != DDAD_OK)
+                return usage_error("--format: '%s' is not table, csv or json", v);
         } else if (!strcmp(s, "--out")) {
-            NEXT();
-            a->out = argv[++i];
+            a->out = v;
         } else if (!strcmp(s, "--dump")) {
-            NEXT();
-            a->dump = argv[++i];
+            a->dump = v;
         } else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {
             a->quiet = true;
         } else if (s[0] == '-' && s[1]) {
@@ -141,7 +130,6 @@ static int parse_args(int argc, char **argv, args_t *a)
         } else {
             return usage_error("more than one CONFIG given ('%s')", s);
         }
-#undef NEXT
     }
     if (!a->config)
         return usage_error("%s", "no CONFIG given");
