@@ -77,43 +77,40 @@ static int parse_args(int argc, char **argv, predict_args_t *a)
     a->inputs = calloc((size_t)argc, sizeof *a->inputs);
     if (!a->inputs)
         return ddad_status_exit_code(DDAD_STATUS_NOMEM);
+    static const char *const with_value[] = {"--out", "--category", "--calib", "--rule", "--checkpoint", "--save",
+                                             "--format", NULL};
     for (int i = 1; i < argc; i++) {
         int r = ddad_cli_common(&a->cli, argc, argv, &i);
         if (r == DDAD_CLI_EXIT)
             return a->cli.exit_code;
         if (r == DDAD_CLI_HANDLED)
             continue;
-        const char *s = argv[i];
-        const char **slot = NULL;
-        if (!strcmp(s, "--out"))
-            slot = &a->out;
-        else if (!strcmp(s, "--category"))
-            slot = &a->category;
-        else if (!strcmp(s, "--calib"))
-            slot = &a->calib;
-        else if (!strcmp(s, "--rule"))
-            slot = &a->rule;
-        else if (!strcmp(s, "--checkpoint"))
-            slot = &a->checkpoint;
-        if (slot || !strcmp(s, "--save") || !strcmp(s, "--format")) {
-            if (i + 1 >= argc)
-                return ddad_cli_usage_error(&a->cli, "%s needs a value", s);
-            const char *v = argv[++i];
-            if (slot) {
-                *slot = v;
-            } else if (!strcmp(s, "--save")) {
-                int rc = parse_save(a, v);
-                if (rc)
-                    return rc;
-            } else if (!strcmp(v, "csv")) {
+        const char *s = argv[i], *v;
+        if ((r = ddad_cli_option_value(&a->cli, with_value, argc, argv, &i, &v)) != DDAD_CLI_CONTINUE)
+            return r;
+        if (!strcmp(s, "--out")) {
+            a->out = v;
+        } else if (!strcmp(s, "--category")) {
+            a->category = v;
+        } else if (!strcmp(s, "--calib")) {
+            a->calib = v;
+        } else if (!strcmp(s, "--rule")) {
+            a->rule = v;
+        } else if (!strcmp(s, "--checkpoint")) {
+            a->checkpoint = v;
+        } else if (!strcmp(s, "--save")) {
+            int rc = parse_save(a, v);
+            if (rc)
+                return rc;
+        } else if (!strcmp(s, "--format")) {
+            if (!strcmp(v, "csv"))
                 a->format = OUT_CSV;
-            } else if (!strcmp(v, "jsonl")) {
+            else if (!strcmp(v, "jsonl"))
                 a->format = OUT_JSONL;
-            } else if (!strcmp(v, "table")) {
+            else if (!strcmp(v, "table"))
                 a->format = OUT_TABLE;
-            } else {
+            else
                 return ddad_cli_usage_error(&a->cli, "--format: '%s' is not csv, jsonl or table", v);
-            }
         } else if (!strcmp(s, "--quiet") || !strcmp(s, "-q")) {
             a->quiet = true;
         } else if (s[0] == '-' && s[1]) {

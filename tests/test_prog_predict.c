@@ -120,6 +120,7 @@ static void test_usage(void)
     CU_ASSERT_EQUAL(ddad_test_system(PREDICT " run > /dev/null 2>&1", bin), 2);              /* no INPUT */
     CU_ASSERT_EQUAL(ddad_test_system(PREDICT " run x.png --save bogus > /dev/null 2>&1", bin), 2);
     CU_ASSERT_EQUAL(ddad_test_system(PREDICT " run x.png --format xml > /dev/null 2>&1", bin), 2);
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " run x.png --calib 2>&1 | grep -q -- '--calib needs a value'", bin), 0);
     CU_ASSERT_EQUAL(ddad_test_system(PREDICT " run x.png --rule max > /dev/null 2>&1", bin), 2); /* no --calib */
     CU_ASSERT_EQUAL(ddad_test_system(PREDICT " /nonexistent/run x.png > /dev/null 2>&1", bin), 2);
 }

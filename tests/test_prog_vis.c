@@ -121,6 +121,9 @@ static void test_errors(void)
     CU_ASSERT_EQUAL(ddad_test_system("%s/ddad-vis > /dev/null 2>&1", bin), 2);
     CU_ASSERT_EQUAL(ddad_test_system("%s/ddad-vis %s --bogus > /dev/null 2>&1", bin, config), 2);
     CU_ASSERT_EQUAL(ddad_test_system("%s/ddad-vis %s --figures nope > /dev/null 2>&1", bin, config), 2);
+    CU_ASSERT_EQUAL(ddad_test_system("%s/ddad-vis %s --count 2x 2>&1 | grep -q \"'2x' is not an integer in \\[1, 100000\\]\"",
+                                     bin, config), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("%s/ddad-vis %s --count > /dev/null 2>&1", bin, config), 2);
     CU_ASSERT_EQUAL(ddad_test_system("%s/ddad-vis %s --set nope.key=1 > /dev/null 2>&1", bin, config), 3);
     /* a run that does not exist: data (4), and the message names the run */
     CU_ASSERT_EQUAL(ddad_test_system("%s/ddad-vis %s %s --set run.name=absent 2> %s/err.txt", bin, config, sets, tmp),

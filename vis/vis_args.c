@@ -44,57 +44,54 @@ int vis_parse_args(int argc, char **argv, vis_args_t *a)
     a->fig7 = a->maps = a->sheet = true;
     a->cm = DDAD_COLORMAP_VIRIDIS;
     int selectors = 0;
+    static const char *const with_value[] = {"--image", "--count", "--figures", "--out", "--checkpoint", "--colormap",
+                                             NULL};
     for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int common = ddad_cli_common(&a->cli, argc, argv, &i);
-        if (common == DDAD_CLI_EXIT)
+        const char *s = argv[i], *v;
+        int r = ddad_cli_common(&a->cli, argc, argv, &i);
+        if (r == DDAD_CLI_EXIT)
             return a->cli.exit_code;
-        if (common == DDAD_CLI_HANDLED)
+        if (r == DDAD_CLI_HANDLED)
             continue;
+        if ((r = ddad_cli_option_value(&a->cli, with_value, argc, argv, &i, &v)) != DDAD_CLI_CONTINUE)
+            return r;
+        long count;
         if (!strcmp(s, "--print-run-dir")) {
             a->print_run_dir = true;
         } else if (!strcmp(s, "--all-test")) {
             a->all_test = true;
             selectors++;
-        } else if (!strcmp(s, "--image") || !strcmp(s, "--count") || !strcmp(s, "--figures") ||
-                   !strcmp(s, "--out") || !strcmp(s, "--checkpoint") || !strcmp(s, "--colormap")) {
-            if (!v)
-                return usage_error("%s needs a value", s);
-            i++;
-            if (!strcmp(s, "--image")) {
-                a->image = v;
-                selectors++;
-            } else if (!strcmp(s, "--count")) {
-                char *end;
-                long n = strtol(v, &end, 10);
-                if (*end || n < 1 || n > 100000)
-                    return usage_error("--count %s: need a whole number from 1 to 100000", v);
-                a->count = (int)n;
-                selectors++;
-            } else if (!strcmp(s, "--figures")) {
-                a->fig7 = a->maps = a->sheet = false;
-                char buf[256];
-                snprintf(buf, sizeof buf, "%s", v);
-                for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-                    if (!strcmp(tok, "fig7"))
-                        a->fig7 = true;
-                    else if (!strcmp(tok, "maps"))
-                        a->maps = true;
-                    else if (!strcmp(tok, "sheet"))
-                        a->sheet = true;
-                    else
-                        return usage_error("--figures: unknown figure \"%s\" (fig7, maps, sheet)", tok);
-                }
-                if (!a->fig7 && !a->maps && !a->sheet)
-                    return usage_error("--figures %s: no figure chosen", v);
-            } else if (!strcmp(s, "--out")) {
-                a->out = v;
-            } else if (!strcmp(s, "--checkpoint")) {
-                a->checkpoint = v;
-            } else if (ddad_colormap_parse(v, &a->cm) != 0) {
-                return usage_error("--colormap %s: use viridis or inferno", v);
+        } else if (!strcmp(s, "--image")) {
+            a->image = v;
+            selectors++;
+        } else if (!strcmp(s, "--count")) {
+            if (ddad_cli_long(&a->cli, s, v, 1, 100000, &count))
+                return 2;
+            a->count = (int)count;
+            selectors++;
+        } else if (!strcmp(s, "--figures")) {
+            a->fig7 = a->maps = a->sheet = false;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                if (!strcmp(tok, "fig7"))
+                    a->fig7 = true;
+                else if (!strcmp(tok, "maps"))
+                    a->maps = true;
+                else if (!strcmp(tok, "sheet"))
+                    a->sheet = true;
+                else
+                    return usage_error("--figures: unknown figure \"%s\" (fig7, maps, sheet)", tok);
             }
+            if (!a->fig7 && !a->maps && !a->sheet)
+                return usage_error("--figures %s: no figure chosen", v);
+        } else if (!strcmp(s, "--out")) {
+            a->out = v;
+        } else if (!strcmp(s, "--checkpoint")) {
+            a->checkpoint = v;
+        } else if (!strcmp(s, "--colormap")) {
+            if (ddad_colormap_parse(v, &a->cm) != 0)
+                return usage_error("--colormap %s: use viridis or inferno", v);
         } else if (s[0] == '-' && s[1]) {
             return usage_error("unknown option %s", s);
         } else if (!a->config) {
