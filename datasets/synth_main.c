@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "status.h"
 #include "synth.h"
 #include "synth_images.h"
@@ -75,17 +76,13 @@ static size_t split_list(const char *v, char **buf, const char **items, size_t m
     return n;
 }
 
+/* 0 with *out set, or 2 after the shared usage message (core/config/cli.h). */
 static int parse_int(const char *opt, const char *v, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v ? v : "", &end, 10);
-    if (!v || !*v || *end || errno || x < lo || x > hi) {
-        fprintf(stderr, "ddad-synth: %s needs an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, v ? v : "");
-        return -1;
-    }
-    *out = x;
-    return 0;
+    ddad_cli_t cli = ddad_cli_init("ddad-synth", "");
+    if (!v)
+        return ddad_cli_usage_error(&cli, "%s needs a value", opt);
+    return ddad_cli_long(&cli, opt, v, lo, hi, out);
 }
 
 static void report(const char *cat, const char *dir, int ntr, int ngood, int ndef, double amin, double amax,

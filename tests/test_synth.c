@@ -30,6 +30,9 @@ static void test_determinism(void)
     /* bad options */
     CU_ASSERT_EQUAL(ddad_test_system("'%s/ddad-synth' --out '%s/d' --categories nope 2> /dev/null", bin, g_tmp), 2);
     CU_ASSERT_EQUAL(ddad_test_system("'%s/ddad-synth' --size x 2> /dev/null", bin), 2);
+    CU_ASSERT_EQUAL(ddad_test_system("'%s/ddad-synth' --size '' 2>&1 | grep -q \"'' is not an integer in \\[32, 1024\\]\"",
+                                     bin), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("'%s/ddad-synth' --train 2>&1 | grep -q -- '--train needs a value'", bin), 0);
 }
 
 static void test_masks_are_changed_pixels(void)
