@@ -95,13 +95,11 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
                                              "--config-dir", "--categories", "--maps", NULL};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *v;
-        int r = ddad_cli_common(&a->cli, argc, argv, &i);
+        int r = ddad_cli_next(&a->cli, with_value, argc, argv, &i, &v);
         if (r == DDAD_CLI_EXIT)
             return a->cli.exit_code;
         if (r == DDAD_CLI_HANDLED)
             continue;
-        if ((r = ddad_cli_option_value(&a->cli, with_value, argc, argv, &i, &v)) != DDAD_CLI_CONTINUE)
-            return r;
         long count;
         if (!strcmp(s, "--checkpoint")) {
             a->checkpoint = v;

@@ -80,14 +80,12 @@ static int parse_args(int argc, char **argv, predict_args_t *a)
     static const char *const with_value[] = {"--out", "--category", "--calib", "--rule", "--checkpoint", "--save",
                                              "--format", NULL};
     for (int i = 1; i < argc; i++) {
-        int r = ddad_cli_common(&a->cli, argc, argv, &i);
+        const char *s = argv[i], *v;
+        int r = ddad_cli_next(&a->cli, with_value, argc, argv, &i, &v);
         if (r == DDAD_CLI_EXIT)
             return a->cli.exit_code;
         if (r == DDAD_CLI_HANDLED)
             continue;
-        const char *s = argv[i], *v;
-        if ((r = ddad_cli_option_value(&a->cli, with_value, argc, argv, &i, &v)) != DDAD_CLI_CONTINUE)
-            return r;
         if (!strcmp(s, "--out")) {
             a->out = v;
         } else if (!strcmp(s, "--category")) {

@@ -36,14 +36,7 @@ static const char *capture_end(void)
     fflush(stderr);
     dup2(g_saved_stderr, 2);
     close(g_saved_stderr);
-    g_err[0] = '\0';
-    FILE *f = fopen(g_err_path, "r");
-    if (f) {
-        size_t n = fread(g_err, 1, sizeof g_err - 1, f);
-        g_err[n] = '\0';
-        fclose(f);
-    }
-    return g_err;
+    return ddad_test_read_text(g_err_path, g_err, sizeof g_err);
 }
 
 /* ---- ddad_cli_common ------------------------------------------------------ */
@@ -96,30 +89,38 @@ static void test_common_errors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "--device needs a value"));
 }
 
-/* ---- ddad_cli_option_value ------------------------------------------------ */
+/* ---- ddad_cli_next: shared options, then the program's with values ------- */
 
 static void test_option_value(void)
 {
     static const char *const with_value[] = {"--out", "--grid", NULL};
-    char *argv[] = {"prog", "--out", "dir", "--quiet", "--grid", NULL};
+    char *argv[] = {"prog", "--out", "dir", "--quiet", "--set", "a.b=1", "--grid", NULL};
+    int argc = 7;
     ddad_cli_t c = ddad_cli_init("prog", "usage");
     const char *v = "stale";
     int i = 1;
-    CU_ASSERT_EQUAL(ddad_cli_option_value(&c, with_value, 5, argv, &i, &v), DDAD_CLI_CONTINUE);
+    CU_ASSERT_EQUAL(ddad_cli_next(&c, with_value, argc, argv, &i, &v), DDAD_CLI_NOT_MINE);
     CU_ASSERT_EQUAL(i, 2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(v);
     CU_ASSERT_STRING_EQUAL(v, "dir");
 
     i = 3; /* a flag without a value: untouched, no value */
-    CU_ASSERT_EQUAL(ddad_cli_option_value(&c, with_value, 5, argv, &i, &v), DDAD_CLI_CONTINUE);
+    CU_ASSERT_EQUAL(ddad_cli_next(&c, with_value, argc, argv, &i, &v), DDAD_CLI_NOT_MINE);
     CU_ASSERT_EQUAL(i, 3);
     CU_ASSERT_PTR_NULL(v);
 
-    i = 4; /* the last argument, its value missing */
+    i = 4; /* a shared option: consumed with its value */
+    CU_ASSERT_EQUAL(ddad_cli_next(&c, with_value, argc, argv, &i, &v), DDAD_CLI_HANDLED);
+    CU_ASSERT_EQUAL(i, 5);
+    CU_ASSERT_PTR_NULL(v);
+    CU_ASSERT_EQUAL(c.n_sets, 1);
+
+    i = 6; /* the last argument, its value missing */
     capture_begin();
-    CU_ASSERT_EQUAL(ddad_cli_option_value(&c, with_value, 5, argv, &i, &v), 2);
+    CU_ASSERT_EQUAL(ddad_cli_next(&c, with_value, argc, argv, &i, &v), DDAD_CLI_EXIT);
     const char *err = capture_end();
-    CU_ASSERT_EQUAL(i, 4);
+    CU_ASSERT_EQUAL(c.exit_code, 2);
+    CU_ASSERT_EQUAL(i, 6);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "prog: --grid needs a value"));
 }
 

@@ -48,13 +48,11 @@ int vis_parse_args(int argc, char **argv, vis_args_t *a)
                                              NULL};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *v;
-        int r = ddad_cli_common(&a->cli, argc, argv, &i);
+        int r = ddad_cli_next(&a->cli, with_value, argc, argv, &i, &v);
         if (r == DDAD_CLI_EXIT)
             return a->cli.exit_code;
         if (r == DDAD_CLI_HANDLED)
             continue;
-        if ((r = ddad_cli_option_value(&a->cli, with_value, argc, argv, &i, &v)) != DDAD_CLI_CONTINUE)
-            return r;
         long count;
         if (!strcmp(s, "--print-run-dir")) {
             a->print_run_dir = true;

@@ -103,20 +103,24 @@ int ddad_cli_common(ddad_cli_t *c, int argc, char **argv, int *i)
     return DDAD_CLI_NOT_MINE;
 }
 
-int ddad_cli_option_value(const ddad_cli_t *c, const char *const *with_value, int argc, char **argv, int *i,
-                          const char **value)
+int ddad_cli_next(ddad_cli_t *c, const char *const *with_value, int argc, char **argv, int *i, const char **value)
 {
-    const char *s = argv[*i];
     *value = NULL;
+    int r = ddad_cli_common(c, argc, argv, i);
+    if (r != DDAD_CLI_NOT_MINE)
+        return r;
+    const char *s = argv[*i];
     for (const char *const *w = with_value; *w; w++) {
         if (strcmp(s, *w) != 0)
             continue;
-        if (*i + 1 >= argc)
-            return ddad_cli_usage_error(c, "%s needs a value", s);
+        if (*i + 1 >= argc) {
+            c->exit_code = ddad_cli_usage_error(c, "%s needs a value", s);
+            return DDAD_CLI_EXIT;
+        }
         *value = argv[++*i];
         break;
     }
-    return DDAD_CLI_CONTINUE;
+    return DDAD_CLI_NOT_MINE;
 }
 
 int ddad_cli_long(const ddad_cli_t *c, const char *opt, const char *v, long lo, long hi, long *out)

@@ -5,12 +5,10 @@
  *     static int parse_args(int argc, char **argv, args_t *a) {
  *         a->cli = ddad_cli_init("ddad-predict", usage_text);
  *         for (int i = 1; i < argc; i++) {
- *             int r = ddad_cli_common(&a->cli, argc, argv, &i);
+ *             const char *s = argv[i], *v;  // v: the value of an option in with_value
+ *             int r = ddad_cli_next(&a->cli, with_value, argc, argv, &i, &v);
  *             if (r == DDAD_CLI_EXIT) return a->cli.exit_code;  // --help, --version, bad value
  *             if (r == DDAD_CLI_HANDLED) continue;
- *             const char *s = argv[i], *v;  // v: the value of an option in with_value
- *             if ((r = ddad_cli_option_value(&a->cli, with_value, argc, argv, &i, &v)) != DDAD_CLI_CONTINUE)
- *                 return r;
  *             ... the program's own options; errors: return ddad_cli_usage_error(...) ...
  *         }
  *         return DDAD_CLI_CONTINUE;
@@ -68,12 +66,13 @@ int ddad_cli_common(ddad_cli_t *c, int argc, char **argv, int *i);
 int ddad_cli_usage_error(const ddad_cli_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "prog: error: <last error>" on stderr; returns the status's exit code. */
 int ddad_cli_fail(const ddad_cli_t *c, ddad_status_t st);
-/* A program's own options that take a value, in a NULL-terminated list:
- * when argv[*i] is one of them, *value = the next argument and *i moves past
- * it; for any other argument *value = NULL. Returns DDAD_CLI_CONTINUE, or 2
- * after the usage error "OPT needs a value". */
-int ddad_cli_option_value(const ddad_cli_t *c, const char *const *with_value, int argc, char **argv, int *i,
-                          const char **value);
+/* ddad_cli_common, then the program's own options that take a value (a
+ * NULL-terminated list): HANDLED (a shared option, consumed), EXIT (cli.
+ * exit_code to return: --help, --version, or a usage error such as "OPT needs
+ * a value"), or NOT_MINE for the program to look at argv[*i] as it was; when
+ * that is one of with_value, *value = the next argument and *i has moved past
+ * it, else *value = NULL. */
+int ddad_cli_next(ddad_cli_t *c, const char *const *with_value, int argc, char **argv, int *i, const char **value);
 /* Number values, the whole string or nothing: 0 with *out set, or 2 after the
  * usage error "OPT: 'V' is not an integer in [LO, HI]" (a number in
  * [LO, HI], or (LO, HI] with lo_open). */

@@ -91,13 +91,11 @@ static int parse_args(int argc, char **argv, args_t *a)
                                              "--format", "--out", "--dump", NULL};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *v;
-        int r = ddad_cli_common(&a->cli, argc, argv, &i);
+        int r = ddad_cli_next(&a->cli, with_value, argc, argv, &i, &v);
         if (r == DDAD_CLI_EXIT)
             return a->cli.exit_code;
         if (r == DDAD_CLI_HANDLED)
             continue;
-        if ((r = ddad_cli_option_value(&a->cli, with_value, argc, argv, &i, &v)) != DDAD_CLI_CONTINUE)
-            return r;
         long grid;
         if (!strcmp(s, "--category") || !strcmp(s, "--categories")) {
             a->category = v;
