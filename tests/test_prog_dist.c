@@ -301,14 +301,7 @@ static const char *read_text(const char *name, int rank)
     static char buf[1 << 16];
     char p[4400];
     snprintf(p, sizeof p, "%s/%s.%d.txt", tmp_root, name, rank);
-    buf[0] = '\0';
-    FILE *f = fopen(p, "r");
-    if (f) {
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-    }
-    return buf;
+    return ddad_test_read_text(p, buf, sizeof buf);
 }
 
 static int log_lines(const char *name)

@@ -47,14 +47,7 @@ static char *read_out(void)
     static char buf[1 << 16];
     char p[4200];
     snprintf(p, sizeof p, "%s/out.txt", tmp_root);
-    FILE *f = fopen(p, "r");
-    buf[0] = '\0';
-    if (f) {
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-    }
-    return buf;
+    return ddad_test_read_text(p, buf, sizeof buf);
 }
 
 static void test_help_version(void)
@@ -229,13 +222,8 @@ static void test_sigint(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(latest, want));
     char p[4300];
     snprintf(p, sizeof p, "%s/out_sigint.txt", tmp_root);
-    FILE *f = fopen(p, "r");
-    char buf[8192] = "";
-    if (f) {
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-    }
+    char buf[8192];
+    ddad_test_read_text(p, buf, sizeof buf);
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "interrupted"));
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "--resume"));
 }

@@ -85,6 +85,18 @@ void ddad_test_rmtree(const char *path)
         ddad_test_system("rm -rf '%s'", path);
 }
 
+char *ddad_test_read_text(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(buf, 1, cap - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    return buf;
+}
+
 int ddad_test_system(const char *fmt, ...)
 {
     char cmd[8192];

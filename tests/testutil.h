@@ -59,6 +59,10 @@ bool ddad_test_have_fixture(const char *name);
 char *ddad_test_mkdtemp(const char *tag);
 void ddad_test_rmtree(const char *path);
 
+/* The text of a file in buf (at most cap - 1 bytes, NUL-terminated; "" when
+ * it cannot be opened). Returns buf. */
+char *ddad_test_read_text(const char *path, char *buf, size_t cap);
+
 /* True when the python oracle can import all comma-separated modules
  * (e.g. "torch,sklearn"). Tests that need it fail (not skip) when it is
  * missing: the README's set-up installs it. */
