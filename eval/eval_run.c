@@ -505,6 +505,12 @@ static ddad_status_t calibrate(category_t *k)
                  k->name);
     DDAD_TRY_RETURN(ddad_calib_fit(&k->rule, &set, &k->cal));
     k->have_cal = true;
+    k->cal.seen_in_training = !held_out;
+    if (!held_out)
+        ddad_log(DDAD_LOG_WARN, "%s: the deployment threshold is fitted on %d good images the model trained on: "
+                 "their scores run low, so new good images will be flagged. Hold out good images "
+                 "(data.val_split, e.g. 0.1) and retrain, or refit on new good images with "
+                 "ddad-predict RUN --calib DIR", k->name, n);
     return record_calibration_scores(k, pool + (n_pool - (size_t)n), (size_t)n, p->cal_scores);
 }
 
@@ -704,7 +710,10 @@ static ddad_status_t check_thresholds(category_t *k)
     fprintf(stderr, "%s: at the deployment thresholds (rule %s%s): %lld of %lld good test images flagged (%.1f%%), "
             "%lld of %lld defective (%.1f%%); pixels: %.2f%% of normal flagged (%.2f%% on good images), %.1f%% of "
             "defect pixels; median score of the good test images %.4g, of the calibration images %.4g\n",
-            k->name, k->cal.rule, k->cal.optimistic ? ", fitted on this test split: optimistic" : "",
+            k->name, k->cal.rule,
+            k->cal.optimistic         ? ", fitted on this test split: optimistic"
+            : k->cal.seen_in_training ? ", fitted on training images: too low"
+                                      : "",
             (long long)c->good_flagged, (long long)c->good_images, percent(c->good_flagged, c->good_images),
             (long long)c->defective_flagged, (long long)c->defective_images,
             percent(c->defective_flagged, c->defective_images), percent(c->normal_flagged, c->normal_pixels),

@@ -61,6 +61,7 @@ class _Calibration(ctypes.Structure):
         ("defect_images", ctypes.c_int),
         ("optimistic", ctypes.c_bool),
         ("normalized", ctypes.c_bool),
+        ("seen_in_training", ctypes.c_bool),
     ]
 
 
@@ -207,7 +208,8 @@ class Scorer:
         self._check(self._lib.ddad_scorer_calibration(self._s, ctypes.byref(c)))
         return {"image_threshold": c.image_threshold, "pixel_threshold": c.pixel_threshold,
                 "rule": c.rule.decode(), "source": c.source.decode(), "images": c.images,
-                "defect_images": c.defect_images, "optimistic": c.optimistic, "normalized": c.normalized}
+                "defect_images": c.defect_images, "optimistic": c.optimistic, "normalized": c.normalized,
+                "seen_in_training": c.seen_in_training}
 
     @property
     def threshold_check(self):

@@ -250,6 +250,7 @@ static void test_file_round_trip(void)
     snprintf(b.category, sizeof b.category, "cable");
     b.pixel_threshold = NAN;
     b.optimistic = true;
+    b.seen_in_training = true;
     b.has_test_check = false; /* thresholds of ddad-predict --calib: never checked */
     memset(&b.test_check, 0, sizeof b.test_check);
     ddad_calibration_t both[2] = {a, b};
@@ -267,12 +268,14 @@ static void test_file_round_trip(void)
     CU_ASSERT_DOUBLE_EQUAL(e->pixel_max, 4, 0);
     CU_ASSERT_EQUAL(e->images, 20);
     CU_ASSERT(!e->optimistic);
+    CU_ASSERT(!e->seen_in_training);
     CU_ASSERT(e->has_test_check);
     CU_ASSERT_EQUAL(memcmp(&e->test_check, &a.test_check, sizeof a.test_check), 0);
     e = ddad_calib_file_find(&f, "cable");
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     CU_ASSERT(isnan(e->pixel_threshold));
     CU_ASSERT(e->optimistic);
+    CU_ASSERT(e->seen_in_training);
     CU_ASSERT(!e->has_test_check);
     CU_ASSERT_EQUAL(e->test_check.good_images, 0);
     CU_ASSERT_PTR_NULL(ddad_calib_file_find(&f, "zipper"));

@@ -148,6 +148,7 @@ static void test_one_run(void)
     snprintf(err_path, sizeof err_path, "%s.err", out);
     txt = slurp(err_path);
     CU_ASSERT(txt && strstr(txt, "images/s") != NULL);
+    CU_ASSERT(txt && strstr(txt, "fitted on 6 good images the model trained on") != NULL); /* no data.val_split */
     free(txt);
     CU_ASSERT(exists("%s/maps.h5", run));
     CU_ASSERT(exists("%s/metrics.json", run));
@@ -198,7 +199,7 @@ static void test_one_run(void)
         "s = np.sort(f['maps'][:].reshape(9, -1), 1)[:, -64:].mean(1)\n"
         "assert np.abs(s - f['scores'][:]).max() < 1e-5 * (1 + np.abs(s).max())\n"
         "t = json.load(open('%s/threshold.json'))['thresholds']\n"
-        "assert t[0]['category'] == 'woven' and t[0]['images'] == 6\n"
+        "assert t[0]['category'] == 'woven' and t[0]['images'] == 6 and t[0]['seen_in_training'] is True, t\n"
         "# the deployment check: threshold.json's thresholds counted on the maps file\n"
         "d = m['deployment_check']\n"
         "assert d['rule'] == 'max' and d['optimistic'] is False, d\n"

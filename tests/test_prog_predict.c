@@ -261,6 +261,7 @@ static void test_predict_folder(void)
             "s.feature_weights\n"
             "cal = s.calibration\n"
             "assert cal['rule'] == 'max' and cal['images'] == 2 and cal['normalized'], cal\n"
+            "assert cal['seen_in_training'] is False and cal['optimistic'] is False, cal  # held out\n"
             "# output stems: the path below the folder given (or the file name), '/' -> '_', '_2' on collisions\n"
             "stems, used = {}, set()\n"
             "for r in rows:\n"
@@ -418,6 +419,26 @@ static void test_predict_unified(void)
     CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < '%s/grainy/calibration.csv') -gt 2 && "
                                      "! test -e '%s/calibration.csv'", run, run),
                     0);
+    /* no data.val_split: ddad-eval fits woven's thresholds on training images (the
+     * test data has no grainy, whose --calib thresholds stay), which threshold.json
+     * records and ddad-predict warns about even with --quiet */
+    CU_ASSERT_EQUAL_FATAL(ddad_test_system(EVAL " '%s' --all-categories --quiet > /dev/null 2>&1", bin, cfg), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '\"seen_in_training\": true,' '%s/threshold.json' && "
+                                     "grep -q '\"seen_in_training\": false,' '%s/threshold.json'", run, run),
+                    0);
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " '%s' '%s' --category woven --out '%s/pu3' --quiet > /dev/null "
+                                     "2> '%s/pu.err'", bin, run, img, g_dir, g_dir),
+                    0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'woven was fitted on images the model trained on' '%s/pu.err'", g_dir),
+                    0);
+    /* --calib on the training folder itself: counted, recorded and warned about */
+    CU_ASSERT_EQUAL(ddad_test_system(PREDICT " '%s' --category woven --calib '%s/synthetic/woven/train/good' --quiet "
+                                     "> /dev/null 2> '%s/pt.err'", bin, run, g_dir, g_dir),
+                    0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '8 of the 8 good --calib images are images the model trained on' "
+                                     "'%s/pt.err' && grep -B1 '8 good images; 8 of them trained on' '%s/threshold.json' | "
+                                     "grep -q '\"seen_in_training\": true,'", g_dir, run),
+                    0);
 }
 
 /* TIFF maps: export in MVTec's layout, re-import, same metrics; and a
@@ -541,7 +562,7 @@ static void test_cross_fitted_threshold(void)
     rc = py("import json, os\n"
             "R = os.environ['RUN']\n"
             "t = json.load(open(R + '/threshold.json'))['thresholds'][0]\n"
-            "assert t['images'] == 3, t\n"
+            "assert t['images'] == 3 and t['seen_in_training'] is False, t\n"
             "assert 'each scored with the reference statistics of the other 2' in t['source'], t['source']\n"
             "m = json.load(open(R + '/metrics.json'))\n"
             "d = m['deployment_check']\n"
@@ -569,6 +590,7 @@ static void test_cross_fitted_threshold(void)
                           "2> '%s/pcheck.err'", bin, g_run, g_dir, g_dir, g_dir);
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -qF -f '%s/check.txt' '%s/pcheck.err'", g_dir, g_dir), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'fitted on images the model trained on' '%s/pcheck.err'", g_dir), 1); /* held out: no warning */
     rc = ddad_test_system(EVAL " '%s' --set score.normalize=good --quiet > /dev/null 2> '%s/two.err'", bin, cfg, g_dir);
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q 'only 2 held-out good images' '%s/two.err'", g_dir), 0);

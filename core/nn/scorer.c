@@ -328,6 +328,7 @@ ddad_status_t ddad_scorer_calibration(const ddad_scorer_t *s, ddad_scorer_calibr
     out->images = s->cal.images;
     out->defect_images = s->cal.defect_images;
     out->optimistic = s->cal.optimistic;
+    out->seen_in_training = s->cal.seen_in_training;
     out->normalized = ddad_calib_has_statistics(&s->cal);
     return DDAD_OK;
 }

@@ -437,6 +437,8 @@ static bool read_entry(yaml_document_t *doc, yaml_node_t *obj, ddad_calibration_
             e->defect_images = atoi(v);
         else if (!strcmp(k, "optimistic"))
             e->optimistic = !strcmp(v, "true");
+        else if (!strcmp(k, "seen_in_training"))
+            e->seen_in_training = !strcmp(v, "true");
     }
     return has_category;
 }
@@ -556,8 +558,9 @@ static ddad_status_t write_file(FILE *f, void *user)
             fprintf(f, ",\n     \"%s\": ", nums[k].k);
             ddad_json_number(f, nums[k].v);
         }
-        fprintf(f, ",\n     \"images\": %d, \"defect_images\": %d, \"optimistic\": %s,\n     \"source\": ", e->images,
-                e->defect_images, e->optimistic ? "true" : "false");
+        fprintf(f, ",\n     \"images\": %d, \"defect_images\": %d, \"optimistic\": %s, \"seen_in_training\": %s,"
+                   "\n     \"source\": ",
+                e->images, e->defect_images, e->optimistic ? "true" : "false", e->seen_in_training ? "true" : "false");
         ddad_json_string(f, e->source);
         if (e->has_test_check) {
             ddad_calib_check_t c = e->test_check;

@@ -43,11 +43,14 @@
  *       "image_threshold": 1.2, "pixel_threshold": 3.4,
  *       "image_min": 0.1, "image_max": 1.2, "pixel_min": -2, "pixel_max": 3.4,
  *       "images": 20, "defect_images": 0, "optimistic": false,
+ *       "seen_in_training": false,
  *       "source": "20 held-out good images of bottle (data.val_split 0.1)",
  *       "test_check": {"good_images": 20, "good_flagged": 1, ...}}]}
  * test_check (optional; written by ddad-eval) holds the counts of a
  * ddad_calib_check_t under the same names: what the thresholds flagged on
  * the labelled test split, so a deployment can say how they did.
+ * seen_in_training is absent from files written before it existed and is
+ * then read as false.
  * Version 1 files (no rule, no statistics) are read as rule "max" with
  * unknown statistics (normalised scores are then NaN).
  *
@@ -116,6 +119,9 @@ typedef struct ddad_calibration {
     int images;                      /* good calibration images                    */
     int defect_images;               /* labelled defective ones (rule f1)          */
     bool optimistic;                 /* fitted on the images it is evaluated on    */
+    bool seen_in_training;           /* fitted on images the model trained on: their
+                                        scores run low, so the thresholds do too and
+                                        new good images get flagged               */
     char source[512];                /* where the images came from                 */
     bool has_test_check;             /* test_check is known                        */
     ddad_calib_check_t test_check;   /* what these thresholds flagged on the labelled
