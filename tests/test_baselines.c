@@ -19,7 +19,6 @@
 #include "loader.h"
 #include "metrics.h"
 #include "nn/model.h"
-#include "synth.h"
 #include "testutil.h"
 
 #define CAT "washer"
@@ -42,19 +41,8 @@ static bool setup(void)
         return false;
     char root[4200];
     snprintf(root, sizeof root, "%s/synthetic", g_dir);
-    const char *cats[] = {CAT};
-    ddad_synth_opts_t o = ddad_synth_opts_default();
-    o.out = root;
-    o.size = 64;
-    o.n_train = 6;
-    o.n_test_good = 3;
-    o.n_test_defect = 2;
-    o.categories = cats;
-    o.n_categories = 1;
-    if (ddad_synth_generate(&o, NULL, NULL) != DDAD_OK) {
-        fprintf(stderr, "\n  %s", ddad_last_error());
+    if (ddad_test_synth(root, CAT, 64, 6, 3, 2) != 0)
         return false;
-    }
     snprintf(g_cfg, sizeof g_cfg, "%s/cfg.yaml", g_dir);
     FILE *f = fopen(g_cfg, "w");
     if (!f)

@@ -9,7 +9,6 @@
 #include "dataset.h"
 #include "image.h"
 #include "loader.h"
-#include "synth.h"
 #include "testutil.h"
 
 static char *g_tmp;
@@ -24,16 +23,7 @@ static void setup(void)
         return;
     g_tmp = ddad_test_mkdtemp("loader");
     CU_ASSERT_FATAL(g_tmp != NULL);
-    ddad_synth_opts_t o = ddad_synth_opts_default();
-    const char *cats[] = {"woven"};
-    o.out = g_tmp;
-    o.size = 40; /* resized to S by the loader */
-    o.n_train = 8;
-    o.n_test_good = 2;
-    o.n_test_defect = 2;
-    o.categories = cats;
-    o.n_categories = 1;
-    CU_ASSERT_FATAL(ddad_synth_generate(&o, NULL, NULL) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_test_synth(g_tmp, "woven", 40, 8, 2, 2) == 0); /* 40 px: resized to S by the loader */
     CU_ASSERT_FATAL(ddad_dataset_index(&g_ds, DDAD_DATA_FORMAT_MVTEC, g_tmp, NULL, 0) == DDAD_OK);
     CU_ASSERT_FATAL(ddad_dataset_select(g_ds, "woven", DDAD_SPLIT_TRAIN, &g_train, &g_ntrain) == DDAD_OK);
     CU_ASSERT_FATAL(g_ntrain == 8);

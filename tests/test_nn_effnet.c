@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "nn/effnet.h"
-#include "testutil.h"
+#include "testutil_nn.h"
 
 /* README.txt section 7: back ends differ by <= 5.2e-6 of the tensor max. */
 #define REL_TOL 1e-4
@@ -26,31 +26,6 @@ static ddad_tensor_t *read_tensor(ddad_h5_t *f, const char *name, int64_t *shape
         fprintf(stderr, "\n  %s\n", ddad_last_error());
     free(buf);
     return t;
-}
-
-/* Compares t with dataset name (shape and values). */
-static void compare(ddad_h5_t *f, const char *name, const ddad_tensor_t *t)
-{
-    float *ref = NULL;
-    int64_t shape[DDAD_H5_MAX_DIMS], tshape[DDAD_MAX_DIMS];
-    int nd = 0;
-    CU_ASSERT_EQUAL_FATAL(ddad_h5_read(f, name, DDAD_H5_F32, (void **)&ref, shape, &nd), DDAD_OK);
-    int tnd = ddad_tensor_shape(t, tshape, DDAD_MAX_DIMS);
-    CU_ASSERT_EQUAL(tnd, nd);
-    size_t n = 1;
-    for (int i = 0; i < nd && i < tnd; i++) {
-        CU_ASSERT_EQUAL(tshape[i], shape[i]);
-        n *= (size_t)shape[i];
-    }
-    if ((size_t)ddad_tensor_numel(t) == n) {
-        float *ours = malloc(n * sizeof *ours);
-        CU_ASSERT_EQUAL(ddad_to_buffer(t, ours, n * sizeof *ours, DDAD_DTYPE_F32), DDAD_OK);
-        double d = ddad_test_max_abs_diff(ours, ref, n), m = ddad_test_max_abs(ref, n);
-        printf("\n    %-30s max|diff| %.3g  max|ref| %.3g  (%.2g of max)", name, d, m, d / m);
-        DDAD_ASSERT_CLOSE(name, ours, ref, n, REL_TOL, ABS_FLOOR);
-        free(ours);
-    }
-    free(ref);
 }
 
 static double max_abs_diff_tensors(const ddad_tensor_t *a, const ddad_tensor_t *b);
@@ -81,16 +56,16 @@ static void test_fixture_taps(void)
     if (st != DDAD_OK)
         fprintf(stderr, "\n  %s\n", ddad_last_error());
     CU_ASSERT_EQUAL_FATAL(st, DDAD_OK);
-    compare(f, "outputs/stem", stem);
+    ddad_test_assert_tensor_h5(f, "outputs/stem", stem, REL_TOL, ABS_FLOOR);
     static const char *names[DDAD_EFFNET_NUM_TAPS] = {"outputs/block_01", "outputs/block_05", "outputs/block_09",
                                                       "outputs/block_21"};
     for (int k = 0; k < DDAD_EFFNET_NUM_TAPS; k++) {
         CU_ASSERT_EQUAL(ddad_tensor_size(taps[k], 1), ddad_effnet_tap_channels[k]);
-        compare(f, names[k], taps[k]);
+        ddad_test_assert_tensor_h5(f, names[k], taps[k], REL_TOL, ABS_FLOOR);
     }
     CU_ASSERT_EQUAL(ddad_effnet_features(&net, x, 16, &feat), DDAD_OK);
     CU_ASSERT_EQUAL(ddad_tensor_size(feat, 1), DDAD_EFFNET_FEAT_CHANNELS);
-    compare(f, "outputs/feat272_resized_16", feat);
+    ddad_test_assert_tensor_h5(f, "outputs/feat272_resized_16", feat, REL_TOL, ABS_FLOOR);
 
     /* the helper on precomputed taps gives the same map */
     ddad_tensor_t *feat2 = NULL;

@@ -19,7 +19,6 @@
 #include "nn/recon.h"
 #include "nn/trainer.h"
 #include "run.h"
-#include "synth.h"
 #include "testutil.h"
 
 #define S 32
@@ -39,16 +38,7 @@ static void setup(void)
     char root[1024], rundir[1024], path[1024];
     snprintf(root, sizeof root, "%s/synthetic", tmp);
     snprintf(rundir, sizeof rundir, "%s/runs", tmp);
-    ddad_synth_opts_t so = ddad_synth_opts_default();
-    static const char *cats[] = {"woven"};
-    so.out = root;
-    so.size = S;
-    so.n_train = 16;
-    so.n_test_good = 1;
-    so.n_test_defect = 1;
-    so.categories = cats;
-    so.n_categories = 1;
-    CU_ASSERT_EQUAL_FATAL(ddad_synth_generate(&so, NULL, NULL), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_test_synth(root, "woven", S, 16, 1, 1), 0);
 
     char set_root[1100], set_run[1100];
     snprintf(set_root, sizeof set_root, "data.root=%s", root);
@@ -61,7 +51,7 @@ static void setup(void)
     CU_ASSERT_EQUAL_FATAL(ddad_trainer_create(&trainer, &cfg, &to), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_trainer_run(trainer), DDAD_OK);
 
-    CU_ASSERT_EQUAL_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, root, cats, 1), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_dataset_index(&ds, DDAD_DATA_FORMAT_MVTEC, root, NULL, 0), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_dataset_select(ds, "woven", DDAD_SPLIT_TRAIN, &train_s, &n_train), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_dataset_select(ds, "woven", DDAD_SPLIT_TEST, &test_s, &n_test), DDAD_OK);
     ddad_run_path(padim_path, sizeof padim_path, ddad_trainer_run_dir(trainer), NULL, DDAD_RUN_PADIM);

@@ -31,7 +31,6 @@
 #include "h5io.h"
 #include "nn/params.h"
 #include "nn/trainer.h"
-#include "synth.h"
 #include "testutil.h"
 
 /* The training settings of the comparison: ddad's config gets them as --set
@@ -133,16 +132,7 @@ static void setup(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(g_dir);
     snprintf(g_data, sizeof g_data, "%s/synthetic", g_dir);
     snprintf(g_ref, sizeof g_ref, "%s/train_reference.h5", g_dir);
-    ddad_synth_opts_t o = ddad_synth_opts_default();
-    static const char *const cats[] = {"woven"};
-    o.out = g_data;
-    o.size = 32;
-    o.n_train = 4;
-    o.n_test_good = 1;
-    o.n_test_defect = 1;
-    o.categories = cats;
-    o.n_categories = 1;
-    CU_ASSERT_FATAL(ddad_synth_generate(&o, NULL, NULL) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_test_synth(g_data, "woven", 32, 4, 1, 1) == 0);
 
     ddad_config_t cfg;
     load_cfg(&cfg, "settings", NULL, 0);

@@ -11,7 +11,6 @@
 #include "config.h"
 #include "nn/checkpoint.h"
 #include "nn/trainer.h"
-#include "synth.h"
 #include "testutil.h"
 
 static char *tmp_root;
@@ -23,16 +22,7 @@ static void make_data(void)
         return;
     tmp_root = ddad_test_mkdtemp("trainer");
     snprintf(data_root, sizeof data_root, "%s/synthetic", tmp_root);
-    ddad_synth_opts_t o = ddad_synth_opts_default();
-    static const char *const cats[] = {"woven"};
-    o.out = data_root;
-    o.size = 32;
-    o.n_train = 8;
-    o.n_test_good = 1;
-    o.n_test_defect = 1;
-    o.categories = cats;
-    o.n_categories = 1;
-    CU_ASSERT_FATAL(ddad_synth_generate(&o, NULL, NULL) == DDAD_OK);
+    CU_ASSERT_FATAL(ddad_test_synth(data_root, "woven", 32, 8, 1, 1) == 0);
 }
 
 /* tiny.yaml on the generated data, run folder <tmp>/<tag>, plus extra sets. */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "nn/wrn.h"
-#include "testutil.h"
+#include "testutil_nn.h"
 
 #define REL_TOL 1e-4
 #define ABS_FLOOR 1e-6
@@ -81,30 +81,6 @@ static int make_oracle(void)
     return ddad_test_system("'%s' '%s' '%s' '%s'", ddad_test_python(), script, g_ref, g_partial) == 0;
 }
 
-static void compare(ddad_h5_t *f, const char *name, const ddad_tensor_t *t)
-{
-    float *ref = NULL;
-    int64_t shape[DDAD_H5_MAX_DIMS], tshape[DDAD_MAX_DIMS];
-    int nd = 0;
-    CU_ASSERT_EQUAL_FATAL(ddad_h5_read(f, name, DDAD_H5_F32, (void **)&ref, shape, &nd), DDAD_OK);
-    int tnd = ddad_tensor_shape(t, tshape, DDAD_MAX_DIMS);
-    CU_ASSERT_EQUAL(tnd, nd);
-    size_t n = 1;
-    for (int i = 0; i < nd && i < tnd; i++) {
-        CU_ASSERT_EQUAL(tshape[i], shape[i]);
-        n *= (size_t)shape[i];
-    }
-    if ((size_t)ddad_tensor_numel(t) == n) {
-        float *ours = malloc(n * sizeof *ours);
-        CU_ASSERT_EQUAL(ddad_to_buffer(t, ours, n * sizeof *ours, DDAD_DTYPE_F32), DDAD_OK);
-        double d = ddad_test_max_abs_diff(ours, ref, n), m = ddad_test_max_abs(ref, n);
-        printf("\n    %-16s max|diff| %.3g  max|ref| %.3g  (%.2g of max)", name, d, m, d / m);
-        DDAD_ASSERT_CLOSE(name, ours, ref, n, REL_TOL, ABS_FLOOR);
-        free(ours);
-    }
-    free(ref);
-}
-
 static void test_against_torchvision(void)
 {
     CU_ASSERT_FATAL(make_oracle());
@@ -132,9 +108,9 @@ static void test_against_torchvision(void)
     if (st != DDAD_OK)
         fprintf(stderr, "\n  %s\n", ddad_last_error());
     CU_ASSERT_EQUAL_FATAL(st, DDAD_OK);
-    compare(f, "outputs/layer1", l[0]);
-    compare(f, "outputs/layer2", l[1]);
-    compare(f, "outputs/layer3", l[2]);
+    ddad_test_assert_tensor_h5(f, "outputs/layer1", l[0], REL_TOL, ABS_FLOOR);
+    ddad_test_assert_tensor_h5(f, "outputs/layer2", l[1], REL_TOL, ABS_FLOOR);
+    ddad_test_assert_tensor_h5(f, "outputs/layer3", l[2], REL_TOL, ABS_FLOOR);
     for (int i = 0; i < DDAD_WRN_NUM_LAYERS; i++) {
         CU_ASSERT_EQUAL(ddad_tensor_size(l[i], 1), ddad_wrn_layer_channels[i]);
         CU_ASSERT_FALSE(ddad_requires_grad(l[i]));

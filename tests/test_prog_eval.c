@@ -9,11 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
-#include "nn/checkpoint.h"
-#include "nn/model.h"
-#include "synth.h"
-#include "testutil.h"
+#include "testutil_nn.h"
 
 static char *g_dir;            /* temporary root                          */
 static char g_cfg_dir[4096];   /* per-category configs                    */
@@ -61,21 +57,8 @@ static int make_run(const char *category)
 {
     char p[8192];
     snprintf(p, sizeof p, "%s/%s.yaml", g_cfg_dir, category);
-    ddad_config_t cfg;
-    ddad_model_t m;
-    char run[4096], ck[4200];
-    if (ddad_config_load(&cfg, p, NULL, 0) != DDAD_OK || ddad_config_run_dir(&cfg, run, sizeof run) != DDAD_OK)
-        return -1;
-    if (ddad_test_system("mkdir -p '%s/checkpoints'", run) != 0)
-        return -1;
-    if (ddad_model_create(&m, &cfg, DDAD_MODEL_WITH_EMA | DDAD_MODEL_WITH_FEATURES) != DDAD_OK)
-        return -1;
-    ddad_checkpoint_path(ck, sizeof ck, run, 0);
-    ddad_checkpoint_state_t st;
-    memset(&st, 0, sizeof st);
-    int rc = ddad_checkpoint_save(ck, &m, NULL, NULL, &st) == DDAD_OK ? 0 : -1;
-    ddad_model_free(&m);
-    return rc;
+    char run[4096];
+    return ddad_test_untrained_run(p, run, sizeof run);
 }
 
 static bool setup(void)
@@ -88,19 +71,8 @@ static bool setup(void)
         return false;
     char root[4200];
     snprintf(root, sizeof root, "%s/synthetic", g_dir);
-    const char *cats[] = {"woven", "grainy"};
-    ddad_synth_opts_t o = ddad_synth_opts_default();
-    o.out = root;
-    o.size = 32;
-    o.n_train = 6;
-    o.n_test_good = 3;
-    o.n_test_defect = 2;
-    o.categories = cats;
-    o.n_categories = 2;
-    if (ddad_synth_generate(&o, NULL, NULL) != DDAD_OK) {
-        fprintf(stderr, "\n  %s", ddad_last_error());
+    if (ddad_test_synth(root, "woven,grainy", 32, 6, 3, 2) != 0)
         return false;
-    }
     write_config("woven", NULL);
     write_config("grainy", NULL);
     if (make_run("woven") != 0) {

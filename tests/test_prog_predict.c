@@ -13,10 +13,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
-#include "nn/checkpoint.h"
-#include "nn/model.h"
-#include "synth.h"
-#include "testutil.h"
+#include "testutil_nn.h"
 
 static char *g_dir;
 static char g_run[4200];
@@ -31,41 +28,6 @@ static bool exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
-static int make_run(const char *cfg_path, char *run, size_t cap)
-{
-    ddad_config_t cfg;
-    ddad_model_t m;
-    char ck[4400];
-    if (ddad_config_load(&cfg, cfg_path, NULL, 0) != DDAD_OK || ddad_config_run_dir(&cfg, run, cap) != DDAD_OK)
-        return -1;
-    if (ddad_test_system("mkdir -p '%s/checkpoints'", run) != 0)
-        return -1;
-    if (ddad_model_create(&m, &cfg, DDAD_MODEL_WITH_EMA | DDAD_MODEL_WITH_FEATURES) != DDAD_OK)
-        return -1;
-    ddad_checkpoint_path(ck, sizeof ck, run, 0);
-    ddad_checkpoint_state_t st;
-    memset(&st, 0, sizeof st);
-    int rc = ddad_checkpoint_save(ck, &m, NULL, NULL, &st) == DDAD_OK ? 0 : -1;
-    ddad_model_free(&m);
-    return rc;
-}
-
-/* A synthetic "woven" category at root: size px, 8 training images,
- * n_good good and 2 defective test images per defect kind. */
-static ddad_status_t synth_woven(const char *root, int size, int n_good)
-{
-    const char *cats[] = {"woven"};
-    ddad_synth_opts_t o = ddad_synth_opts_default();
-    o.out = root;
-    o.size = size;
-    o.n_train = 8;
-    o.n_test_good = n_good;
-    o.n_test_defect = 2;
-    o.categories = cats;
-    o.n_categories = 1;
-    return ddad_synth_generate(&o, NULL, NULL);
-}
-
 static bool setup(void)
 {
     if (g_ready)
@@ -73,7 +35,7 @@ static bool setup(void)
     g_dir = ddad_test_mkdtemp("prog-predict");
     char root[4200], cfg[4200];
     snprintf(root, sizeof root, "%s/synthetic", g_dir);
-    if (synth_woven(root, 32, 3) != DDAD_OK)
+    if (ddad_test_synth(root, "woven", 32, 8, 3, 2) != 0)
         return false;
     snprintf(cfg, sizeof cfg, "%s/woven.yaml", g_dir);
     FILE *f = fopen(cfg, "w");
@@ -83,7 +45,7 @@ static bool setup(void)
                "run:\n  dir: %s/runs\n",
             ddad_test_source_dir(), root, g_dir);
     fclose(f);
-    if (make_run(cfg, g_run, sizeof g_run) != 0) {
+    if (ddad_test_untrained_run(cfg, g_run, sizeof g_run) != 0) {
         fprintf(stderr, "\n  %s", ddad_last_error());
         return false;
     }
@@ -399,7 +361,7 @@ static void test_predict_unified(void)
                "run:\n  dir: %s/runs\n",
             ddad_test_source_dir(), g_dir, g_dir);
     fclose(f);
-    CU_ASSERT_EQUAL_FATAL(make_run(cfg, run, sizeof run), 0);
+    CU_ASSERT_EQUAL_FATAL(ddad_test_untrained_run(cfg, run, sizeof run), 0);
     char img[4300];
     snprintf(img, sizeof img, "%s/synthetic/woven/test/good/000.png", g_dir);
     CU_ASSERT_EQUAL(ddad_test_system(PREDICT " '%s' '%s' --quiet > /dev/null 2>&1", bin, run, img), 2);
@@ -607,7 +569,7 @@ static void test_export_upsamples(void)
     char root[4300], cfg[4300];
     snprintf(root, sizeof root, "%s/synthetic48", g_dir);
     snprintf(cfg, sizeof cfg, "%s/woven.yaml", g_dir);
-    CU_ASSERT_EQUAL_FATAL(synth_woven(root, 48, 2), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_test_synth(root, "woven", 48, 8, 2, 2), 0);
     int rc = ddad_test_system(EVAL " '%s' --quiet --set data.root='%s' --export-maps '%s/export48' > /dev/null 2>&1",
                               ddad_test_bin_dir(), cfg, root, g_dir);
     CU_ASSERT_EQUAL_FATAL(rc, 0);

@@ -11,7 +11,6 @@
 #include "figure.h"
 #include "image.h"
 #include "nn/trainer.h"
-#include "synth.h"
 #include "testutil.h"
 
 static char *tmp;
@@ -24,16 +23,7 @@ static void setup(void)
     char root[1024], runs[1024];
     snprintf(root, sizeof root, "%s/synthetic", tmp);
     snprintf(runs, sizeof runs, "%s/runs", tmp);
-    ddad_synth_opts_t so = ddad_synth_opts_default();
-    static const char *cats[] = {"woven"};
-    so.out = root;
-    so.size = 32;
-    so.n_train = 8;
-    so.n_test_good = 1;
-    so.n_test_defect = 1;
-    so.categories = cats;
-    so.n_categories = 1;
-    CU_ASSERT_EQUAL_FATAL(ddad_synth_generate(&so, NULL, NULL), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_test_synth(root, "woven", 32, 8, 1, 1), 0);
     snprintf(config, sizeof config, "%s/configs/tiny.yaml", ddad_test_source_dir());
     char a[1100], b[1100];
     snprintf(a, sizeof a, "data.root=%s", root);

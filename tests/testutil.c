@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include "synth.h"
+
 int ddad_test_main(const char *suite, const ddad_test_t *tests)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -95,6 +97,29 @@ char *ddad_test_read_text(const char *path, char *buf, size_t cap)
         fclose(f);
     }
     return buf;
+}
+
+int ddad_test_synth(const char *root, const char *categories, int size, int n_train, int n_good, int n_defect)
+{
+    char list[512];
+    const char *cats[16];
+    size_t n = 0;
+    snprintf(list, sizeof list, "%s", categories);
+    for (char *t = strtok(list, ","); t && n < sizeof cats / sizeof cats[0]; t = strtok(NULL, ","))
+        cats[n++] = t;
+    ddad_synth_opts_t o = ddad_synth_opts_default();
+    o.out = root;
+    o.size = size;
+    o.n_train = n_train;
+    o.n_test_good = n_good;
+    o.n_test_defect = n_defect;
+    o.categories = cats;
+    o.n_categories = n;
+    if (ddad_synth_generate(&o, NULL, NULL) != DDAD_OK) {
+        fprintf(stderr, "\n  synthetic set in %s: %s", root, ddad_last_error());
+        return -1;
+    }
+    return 0;
 }
 
 int ddad_test_system(const char *fmt, ...)

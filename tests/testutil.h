@@ -63,6 +63,12 @@ void ddad_test_rmtree(const char *path);
  * it cannot be opened). Returns buf. */
 char *ddad_test_read_text(const char *path, char *buf, size_t cap);
 
+/* Writes ddad-synth's synthetic set (seed 0) under root: the comma-separated
+ * categories, size x size px, n_train training images, n_good good test
+ * images and n_defect test images per defect kind. Returns 0, or -1 after
+ * printing the error. */
+int ddad_test_synth(const char *root, const char *categories, int size, int n_train, int n_good, int n_defect);
+
 /* True when the python oracle can import all comma-separated modules
  * (e.g. "torch,sklearn"). Tests that need it fail (not skip) when it is
  * missing: the README's set-up installs it. */
