@@ -33,8 +33,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", ddad_scorer_error());
         return ddad_status_exit_code(st);
     }
+    ddad_scorer_calibration_t cal;
     if (!ddad_scorer_has_threshold(s))
         fprintf(stderr, "note: no threshold.json in the run folder (run ddad-eval): no verdicts\n");
+    else if (ddad_scorer_calibration(s, &cal) == DDAD_OK && (cal.seen_in_training || cal.optimistic))
+        fprintf(stderr, "note: the threshold was fitted on %s (%s): expect verdicts to be off\n", cal.source,
+                cal.seen_in_training ? "images the model trained on: too low" : "the test split: optimistic");
     int rc = 0;
     for (int i = 2; i < argc; i++) {
         ddad_scorer_result_t r;
