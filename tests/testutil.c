@@ -104,9 +104,15 @@ int ddad_test_synth(const char *root, const char *categories, int size, int n_tr
     char list[512];
     const char *cats[16];
     size_t n = 0;
+    bool fits = strlen(categories) < sizeof list;
     snprintf(list, sizeof list, "%s", categories);
-    for (char *t = strtok(list, ","); t && n < sizeof cats / sizeof cats[0]; t = strtok(NULL, ","))
-        cats[n++] = t;
+    for (char *t = strtok(list, ","); t && fits; t = strtok(NULL, ","))
+        if ((fits = n < sizeof cats / sizeof cats[0]))
+            cats[n++] = t;
+    if (!fits || n == 0) {
+        fprintf(stderr, "\n  ddad_test_synth: '%s' is not a list of 1 to 16 categories", categories);
+        return -1;
+    }
     ddad_synth_opts_t o = ddad_synth_opts_default();
     o.out = root;
     o.size = size;

@@ -43,6 +43,7 @@ void ddad_test_assert_tensor_h5(ddad_h5_t *f, const char *name, const ddad_tenso
     }
     if ((size_t)ddad_tensor_numel(t) == n) {
         float *ours = malloc(n * sizeof *ours);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ours);
         CU_ASSERT_EQUAL(ddad_to_buffer(t, ours, n * sizeof *ours, DDAD_DTYPE_F32), DDAD_OK);
         double d = ddad_test_max_abs_diff(ours, ref, n), m = ddad_test_max_abs(ref, n);
         printf("\n    %-30s max|diff| %.3g  max|ref| %.3g  (%.2g of max)", name, d, m, d / m);
