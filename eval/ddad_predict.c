@@ -3,7 +3,9 @@
  * (include/ddad/ddad.h) plus the calibration module (core/report/calib.h).
  * Built twice (core/runtime.h): bin/ddad-predict, without libtorch, reads
  * the options and the run's config (--help, --version, --print-config) and
- * starts libexec/ddad/ddad-predict, which adds predict_run.c, for the rest. */
+ * starts libexec/ddad/ddad-predict, which adds predict_run.c (and
+ * trained_on.c, which reads the checkpoint's config and data set), for the
+ * rest. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

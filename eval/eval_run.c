@@ -19,6 +19,7 @@
 #include "mapsfile.h"
 #include "report.h"
 #include "run.h"
+#include "trained_on.h"
 #include "nn/checkpoint.h"
 #include "report/reference.h"
 #include "nn/score.h"
@@ -404,6 +405,34 @@ static ddad_status_t record_calibration_scores(category_t *k, const ddad_sample_
     return st;
 }
 
+/* The held-out images a threshold was fitted on are the ones the model never
+ * saw only when this evaluation splits the data as training did (same
+ * data.root and data.val_split): counted against the checkpoint's own
+ * config; any it trained on mark the threshold seen_in_training. */
+static void check_held_out(category_t *k, const ddad_sample_t **samples, size_t n)
+{
+    const char **paths = malloc((n ? n : 1) * sizeof *paths);
+    size_t hits = 0;
+    if (!paths)
+        return;
+    for (size_t i = 0; i < n; i++)
+        paths[i] = samples[i]->path;
+    if (eval_trained_on_count(k->c->checkpoint, k->name, paths, n, &hits) != DDAD_OK) {
+        ddad_log(DDAD_LOG_INFO, "%s: cannot tell whether the held-out images were held out in training too (%s)",
+                 k->name, ddad_last_error());
+        ddad_clear_error();
+    }
+    free(paths);
+    if (!hits)
+        return;
+    k->cal.seen_in_training = true;
+    size_t len = strlen(k->cal.source);
+    snprintf(k->cal.source + len, sizeof k->cal.source - len, "; but %zu of them trained on", hits);
+    ddad_log(DDAD_LOG_WARN, "%s: %zu of the %zu held-out images the threshold is fitted on are images the model "
+             "trained on (this evaluation's data.root or data.val_split differ from the training's, %s): the "
+             "threshold is too low; evaluate with the run's own data settings", k->name, hits, n, k->c->checkpoint);
+}
+
 /* Step 1b under score.normalize good: each held-out image's map made with
  * the statistics of the other held-out images (leave one out), so that its
  * score is that of an image the statistics were not fitted on - what every
@@ -440,6 +469,8 @@ static ddad_status_t calibrate_cross_fitted(category_t *k)
                  "reference statistics of the other %zu)", n, k->name, cfg->data.val_split, n - 1);
         st = ddad_calib_fit(&k->rule, &set, &k->cal);
         k->have_cal = st == DDAD_OK;
+        if (k->have_cal)
+            check_held_out(k, k->val, n);
     }
     if (st == DDAD_OK) /* held-out image i is k->val[i]: the reference pass went through them in order */
         st = record_calibration_scores(k, k->val, n, scores);
@@ -501,12 +532,14 @@ static ddad_status_t calibrate(category_t *k)
         snprintf(k->cal.source, sizeof k->cal.source,
                  "%d held-out good images of %s (data.val_split %g; not trained on)", n, k->name, cfg->data.val_split);
     else
-        snprintf(k->cal.source, sizeof k->cal.source, "the last %d good training images of %s (seen in training)", n,
+        snprintf(k->cal.source, sizeof k->cal.source, "the last %d good training images of %s " DDAD_CALIB_SEEN_MARK, n,
                  k->name);
     DDAD_TRY_RETURN(ddad_calib_fit(&k->rule, &set, &k->cal));
     k->have_cal = true;
     k->cal.seen_in_training = !held_out;
-    if (!held_out)
+    if (held_out)
+        check_held_out(k, pool + (n_pool - (size_t)n), (size_t)n);
+    else
         ddad_log(DDAD_LOG_WARN, "%s: the deployment threshold is fitted on %d good images the model trained on: "
                  "their scores run low, so new good images will be flagged. Hold out good images "
                  "(data.val_split, e.g. 0.1) and retrain, or refit on new good images with "

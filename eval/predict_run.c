@@ -1,6 +1,7 @@
 /* eval/predict_run.c - see predict_args.h: the model side of ddad-predict,
  * calibration on --calib images and the scoring of the inputs, through the
- * deployment API (include/ddad/ddad.h) and core/report/calib.h. */
+ * deployment API (include/ddad/ddad.h) and core/report/calib.h; whether the
+ * calibration images are training images comes from trained_on.h. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,7 +15,6 @@
 #include "cli.h"
 #include "config.h"
 #include "csv.h"
-#include "dataset.h"
 #include "ddad.h"
 #include "eval_images.h"
 #include "image.h"
@@ -23,7 +23,7 @@
 #include "report.h"
 #include "run.h"
 #include "tiff.h"
-#include "nn/checkpoint.h"
+#include "trained_on.h"
 
 /* Above this share of good test images flagged, ddad-predict warns: the
  * max rule on n held-out images should flag about 1 in n + 1. */
@@ -60,52 +60,6 @@ static bool mask_path_of(const char *calib_dir, const char *image, char *buf, si
     snprintf(buf, cap, "%s/../ground_truth/%s_mask.png", calib_dir, stem);
     struct stat sb;
     return stat(buf, &sb) == 0;
-}
-
-static int cmp_str(const void *x, const void *y)
-{
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
-/* How many of the good calibration images are images the model trained on:
- * the training split of the data set its checkpoint's config names, after
- * data.val_split's hold-out, compared by real path. 0 when that data set
- * cannot be indexed (moved, or relative to another folder): nothing to
- * compare with. */
-static size_t count_trained_on(const ddad_scorer_t *sc, const char *category, const predict_inputs_t *good)
-{
-    ddad_config_t cfg;
-    ddad_dataset_t *ds = NULL;
-    const ddad_sample_t **train = NULL;
-    size_t n_train = 0, hits = 0;
-    char **seen = NULL;
-    if (ddad_checkpoint_read_config(ddad_scorer_checkpoint(sc), &cfg) != DDAD_OK ||
-        ddad_dataset_index(&ds, cfg.data.format, cfg.data.root, &category, 1) != DDAD_OK) {
-        ddad_clear_error();
-        return 0;
-    }
-    ddad_dataset_hold_out(ds, cfg.data.val_split, NULL);
-    if (ddad_dataset_select(ds, category, DDAD_SPLIT_TRAIN, &train, &n_train) == DDAD_OK && n_train > 0 &&
-        (seen = calloc(n_train, sizeof *seen))) {
-        size_t n_seen = 0;
-        for (size_t i = 0; i < n_train; i++)
-            if ((seen[n_seen] = realpath(train[i]->path, NULL)))
-                n_seen++;
-        qsort(seen, n_seen, sizeof *seen, cmp_str);
-        for (size_t k = 0; k < good->n; k++) {
-            char *real = realpath(good->v[k].path, NULL);
-            if (real && bsearch(&real, seen, n_seen, sizeof *seen, cmp_str))
-                hits++;
-            free(real);
-        }
-        for (size_t i = 0; i < n_seen; i++)
-            free(seen[i]);
-    }
-    ddad_clear_error();
-    free(seen);
-    free(train);
-    ddad_dataset_free(ds);
-    return hits;
 }
 
 static ddad_status_t calibrate(const predict_args_t *a, ddad_scorer_t *sc, const ddad_config_t *cfg, bool have_cfg)
@@ -220,14 +174,21 @@ static ddad_status_t calibrate(const predict_args_t *a, ddad_scorer_t *sc, const
     st = ddad_calib_fit(&rule, &set, &cal);
     if (st != DDAD_OK)
         goto done;
-    const size_t trained_on = count_trained_on(sc, cal.category, &good);
+    size_t n_good_used = 0, trained_on = 0;
+    for (size_t i = 0; i < used; i++) /* the good images scored: names[i] with labels[i] == 0 come first */
+        n_good_used += !labels[i];
+    if (eval_trained_on_count(ddad_scorer_checkpoint(sc), cal.category, names, n_good_used, &trained_on) != DDAD_OK) {
+        fprintf(stderr, "ddad-predict: note: cannot tell whether the --calib images are images the model trained "
+                "on (%s)\n", ddad_last_error());
+        ddad_clear_error();
+    }
     cal.seen_in_training = trained_on > 0;
     if (trained_on) {
         size_t len = strlen(cal.source);
         snprintf(cal.source + len, sizeof cal.source - len, "; %zu of them trained on", trained_on);
         fprintf(stderr, "ddad-predict: warning: %zu of the %zu good --calib images are images the model trained on "
                 "(%s): their scores run low, so the threshold is too low and good images will be flagged; "
-                "calibrate on good images it never saw\n", trained_on, good.n, a->calib);
+                "calibrate on good images it never saw\n", trained_on, n_good_used, a->calib);
     }
     char path[4200];
     ddad_calib_path(path, sizeof path, ddad_scorer_run_dir(sc));
@@ -532,9 +493,9 @@ int predict_run(const predict_args_t *a, const char *run, const ddad_config_t *c
             fprintf(stderr, "ddad-predict: threshold %.6g (rule %s on %s%s)\n", info.image_threshold, info.rule,
                     info.source, info.optimistic ? "; OPTIMISTIC: fitted on the test split" : "");
         if (known && info.seen_in_training && !a->calib) /* calibrate() said it, with the count */
-            fprintf(stderr, "ddad-predict: warning: the threshold of %s was fitted on images the model trained on: "
-                    "it is too low and good images will be flagged (refit with --calib DIR on good images it "
-                    "never saw)\n", ddad_scorer_category(sc));
+            fprintf(stderr, "ddad-predict: warning: the threshold of %s was fitted on images the model trained on "
+                    "(%s): it is too low and good images will be flagged (refit with --calib DIR on good images "
+                    "it never saw)\n", ddad_scorer_category(sc), info.source);
         if (!a->quiet)
             print_threshold_check(sc);
     }

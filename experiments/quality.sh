@@ -130,7 +130,7 @@ deploy_row() {
   [ -n "$m" ] || { echo "quality: no metrics.json of $name/$cat under $rdir: no deployment check" >&2; return 0; }
   grep '"deployment_check"' "$m" | head -n 1 |
     awk -v ds="$name" -v cat="$cat" '{
-      n = split("rule good_flagged good_images defective_flagged defective_images pixel_fpr pixel_fpr_good_images pixel_recall good_score_median calibration_score_median", k, " ")
+      n = split("rule good_flagged good_images defective_flagged defective_images pixel_fpr pixel_fpr_good_images pixel_recall good_score_median calibration_score_median seen_in_training", k, " ")
       line = ds "," cat
       for (i = 1; i <= n; i++) {
         v = ""
@@ -144,7 +144,7 @@ deploy_row() {
 }
 
 tcsv="$out/thresholds.csv"
-echo "dataset,category,rule,good_flagged,good_images,defective_flagged,defective_images,pixel_fpr,pixel_fpr_good_images,pixel_recall,good_score_median,calibration_score_median" > "$tcsv"
+echo "dataset,category,rule,good_flagged,good_images,defective_flagged,defective_images,pixel_fpr,pixel_fpr_good_images,pixel_recall,good_score_median,calibration_score_median,seen_in_training" > "$tcsv"
 
 for d in "${datas[@]}"; do
   name=${d%%=*}
@@ -239,8 +239,8 @@ awk -F, 'NR == 1 { next }
   function pct(a, b) { return b > 0 ? sprintf("%d of %d (%.0f%%)", a, b, 100 * a / b) : "-" }
   function rate(x) { return x == "" || x == "null" ? "-" : sprintf("%.1f%%", 100 * x) }
   function num(x) { return x == "" || x == "null" ? "-" : sprintf("%.3g", x) }
-  { if (!hdr) { printf "### Deployment thresholds on the test split\n\nthreshold.json of each ddad run (eval.threshold_rule, fitted on the held-out good images), applied to the test images:\n\n| data set | category | rule | good images flagged | defective images flagged | normal pixels flagged | ... of good images | defect pixels flagged | median score: good test images | ... calibration images |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"; hdr = 1 }
-    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, pct($4, $5), pct($6, $7), rate($8), rate($9), rate($10), num($11), num($12) }
+  { if (!hdr) { printf "### Deployment thresholds on the test split\n\nthreshold.json of each ddad run (eval.threshold_rule, fitted on the held-out good images; on training images where the rule says so, which makes it too low), applied to the test images:\n\n| data set | category | rule | good images flagged | defective images flagged | normal pixels flagged | ... of good images | defect pixels flagged | median score: good test images | ... calibration images |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"; hdr = 1 }
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3 ($13 == "true" ? " (on training images)" : ""), pct($4, $5), pct($6, $7), rate($8), rate($9), rate($10), num($11), num($12) }
   END { if (hdr) printf "\n" }' "$tcsv" >> "$md"
 cat "$md"
 echo "quality: $csv, $tcsv, $md (log: $log)" >&2

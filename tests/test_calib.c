@@ -300,18 +300,34 @@ static void test_file_round_trip(void)
     /* version 1 (older ddad-eval): rule max, statistics unknown */
     FILE *o = fopen(path, "w");
     fputs("{\n  \"format\": \"ddad-threshold\", \"format_version\": 1,\n  \"source\": \"max over good training "
-          "images\",\n  \"checkpoint\": \"x.h5\",\n  \"thresholds\": [\n    {\"category\": \"bottle\", "
-          "\"image_threshold\": 2.5, \"pixel_threshold\": null, \"images\": 8}\n  ]\n}\n",
+          "images (seen in training)\",\n  \"checkpoint\": \"x.h5\",\n  \"thresholds\": [\n    {\"category\": "
+          "\"bottle\", \"image_threshold\": 2.5, \"pixel_threshold\": null, \"images\": 8}\n  ]\n}\n",
           o);
     fclose(o);
     CU_ASSERT_EQUAL_FATAL(ddad_calib_file_read(path, &f), DDAD_OK);
     e = ddad_calib_file_find(&f, "bottle");
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     CU_ASSERT_STRING_EQUAL(e->rule, "max");
-    CU_ASSERT_STRING_EQUAL(e->source, "max over good training images");
+    CU_ASSERT_STRING_EQUAL(e->source, "max over good training images (seen in training)");
     CU_ASSERT_DOUBLE_EQUAL(e->image_threshold, 2.5, 0);
     CU_ASSERT(isnan(e->pixel_threshold));
     CU_ASSERT(!ddad_calib_has_statistics(e));
+    CU_ASSERT(e->seen_in_training); /* no key: the source's mark says so */
+    ddad_calib_file_free(&f);
+    /* version 2 written before seen_in_training existed: read from the source */
+    o = fopen(path, "w");
+    fputs("{\"format\": \"ddad-threshold\", \"format_version\": 2, \"thresholds\": [\n"
+          " {\"category\": \"a\", \"image_threshold\": 1, \"source\": \"the last 8 good training images of a "
+          "(seen in training)\"},\n"
+          " {\"category\": \"b\", \"image_threshold\": 1, \"source\": \"20 held-out good images of b\"},\n"
+          " {\"category\": \"c\", \"image_threshold\": 1, \"seen_in_training\": false, \"source\": \"(seen in "
+          "training)\"}]}\n",
+          o);
+    fclose(o);
+    CU_ASSERT_EQUAL_FATAL(ddad_calib_file_read(path, &f), DDAD_OK);
+    CU_ASSERT(ddad_calib_file_find(&f, "a") && ddad_calib_file_find(&f, "a")->seen_in_training);
+    CU_ASSERT(ddad_calib_file_find(&f, "b") && !ddad_calib_file_find(&f, "b")->seen_in_training);
+    CU_ASSERT(ddad_calib_file_find(&f, "c") && !ddad_calib_file_find(&f, "c")->seen_in_training); /* the key wins */
     ddad_calib_file_free(&f);
     /* malformed files: DATA with the path; an update replaces them */
     const char *bad[] = {"", "[1, 2]", "{\"format\": \"other\", \"format_version\": 2, \"thresholds\": []}",

@@ -209,6 +209,8 @@ static void test_predict_folder(void)
     CU_ASSERT_EQUAL(ddad_test_system("grep -q 'broken.png' '%s/pred.err' && grep -q 'missing.png' '%s/pred.err'",
                                      g_dir, g_dir),
                     0);
+    /* thresholds fitted on images held out in training too: no warning */
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'trained on' '%s/pred.err'", g_dir), 1);
     rc = py("import csv, json, os, numpy as np, tifffile\n"
             "from PIL import Image\n"
             "from ddad import Scorer\n"
@@ -295,13 +297,18 @@ static void test_predict_calib(void)
     snprintf(good, sizeof good, "%s/synthetic/woven/train/good", g_dir);
     /* max on good images: none of them is flagged, and the largest sits at
      * exactly 0.5 on the normalised scale */
-    int rc = ddad_test_system(PREDICT " '%s' '%s' --calib '%s' --rule max --out '%s/pc' --quiet > /dev/null 2>&1",
-                              bin, g_run, good, good, g_dir);
+    int rc = ddad_test_system(PREDICT " '%s' '%s' --calib '%s' --rule max --out '%s/pc' --quiet > /dev/null "
+                              "2> '%s/pc.err'", bin, g_run, good, good, g_dir, g_dir);
     CU_ASSERT_EQUAL(rc, 0);
+    /* train/good: data.val_split 0.25 held 2 of its 8 images out of training */
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '6 of the 8 good --calib images are images the model trained on' "
+                                     "'%s/pc.err'", g_dir),
+                    0);
     rc = py("import csv, json, os\n"
             "D, RUN = os.environ['DIR'], os.environ['RUN']\n"
             "t = json.load(open(RUN + '/threshold.json'))['thresholds'][0]\n"
             "assert t['rule'] == 'max' and t['images'] == 8 and '--calib' in t['source'], t\n"
+            "assert t['seen_in_training'] and t['source'].endswith('; 6 of them trained on'), t\n"
             "assert 'test_check' not in t, t  # new thresholds: ddad-eval's check no longer applies\n"
             "if os.path.exists(os.environ['DDAD_LIBRARY']):  # sanitizer builds have no libddad.so\n"
             "    from ddad import Scorer\n"
@@ -400,6 +407,10 @@ static void test_predict_unified(void)
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '8 of the 8 good --calib images are images the model trained on' "
                                      "'%s/pt.err' && grep -B1 '8 good images; 8 of them trained on' '%s/threshold.json' | "
                                      "grep -q '\"seen_in_training\": true,'", g_dir, run),
+                    0);
+    /* the deployment example reads the flag through the API and says so */
+    CU_ASSERT_EQUAL(ddad_test_system("'%s/ddad-score-example' '%s' '%s' 2>&1 >/dev/null | grep -q 'fitted on images "
+                                     "the model trained on, so it is too low'", bin, run, img),
                     0);
 }
 
@@ -518,13 +529,16 @@ static void test_cross_fitted_threshold(void)
     int rc = ddad_test_system(EVAL " '%s' --set score.normalize=good --set data.val_split=0.4 > /dev/null "
                               "2> '%s/cross.err'", bin, cfg, g_dir);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'at the deployment thresholds (rule max): .* good test images flagged' "
-                                     "'%s/cross.err'", g_dir),
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'at the deployment thresholds (rule max, fitted on training images: "
+                                     "too low): .* good test images flagged' '%s/cross.err'", g_dir),
                     0);
     rc = py("import json, os\n"
             "R = os.environ['RUN']\n"
             "t = json.load(open(R + '/threshold.json'))['thresholds'][0]\n"
-            "assert t['images'] == 3 and t['seen_in_training'] is False, t\n"
+            "assert t['images'] == 3, t\n"
+            "# the checkpoint was saved with data.val_split 0.25, which held out images 3 and 7;\n"
+            "# this evaluation's 0.4 holds out 2, 4 and 7: two of them were trained on\n"
+            "assert t['seen_in_training'] and t['source'].endswith('; but 2 of them trained on'), t\n"
             "assert 'each scored with the reference statistics of the other 2' in t['source'], t['source']\n"
             "m = json.load(open(R + '/metrics.json'))\n"
             "d = m['deployment_check']\n"
@@ -552,7 +566,10 @@ static void test_cross_fitted_threshold(void)
                           "2> '%s/pcheck.err'", bin, g_run, g_dir, g_dir, g_dir);
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -qF -f '%s/check.txt' '%s/pcheck.err'", g_dir, g_dir), 0);
-    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'fitted on images the model trained on' '%s/pcheck.err'", g_dir), 1); /* held out: no warning */
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q '2 of the 3 held-out images the threshold is fitted on are images "
+                                     "the model trained on' '%s/cross.err' && grep -q 'fitted on images the model "
+                                     "trained on' '%s/pcheck.err'", g_dir, g_dir),
+                    0);
     rc = ddad_test_system(EVAL " '%s' --set score.normalize=good --quiet > /dev/null 2> '%s/two.err'", bin, cfg, g_dir);
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q 'only 2 held-out good images' '%s/two.err'", g_dir), 0);

@@ -399,7 +399,7 @@ static bool read_entry(yaml_document_t *doc, yaml_node_t *obj, ddad_calibration_
     e->image_min = e->image_max = e->pixel_min = e->pixel_max = NAN;
     snprintf(e->rule, sizeof e->rule, "max");
     ddad_text_copy(e->source, sizeof e->source, default_source);
-    bool has_category = false;
+    bool has_category = false, has_seen = false;
     for (yaml_node_pair_t *p = obj->data.mapping.pairs.start; p < obj->data.mapping.pairs.top; p++) {
         const char *k = scalar(yaml_document_get_node(doc, p->key));
         yaml_node_t *vn = yaml_document_get_node(doc, p->value);
@@ -437,9 +437,13 @@ static bool read_entry(yaml_document_t *doc, yaml_node_t *obj, ddad_calibration_
             e->defect_images = atoi(v);
         else if (!strcmp(k, "optimistic"))
             e->optimistic = !strcmp(v, "true");
-        else if (!strcmp(k, "seen_in_training"))
+        else if (!strcmp(k, "seen_in_training")) {
             e->seen_in_training = !strcmp(v, "true");
+            has_seen = true;
+        }
     }
+    if (!has_seen) /* written before the key existed: ddad-eval said so in the source */
+        e->seen_in_training = strstr(e->source, DDAD_CALIB_SEEN_MARK) != NULL;
     return has_category;
 }
 

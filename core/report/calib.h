@@ -49,8 +49,9 @@
  * test_check (optional; written by ddad-eval) holds the counts of a
  * ddad_calib_check_t under the same names: what the thresholds flagged on
  * the labelled test split, so a deployment can say how they did.
- * seen_in_training is absent from files written before it existed and is
- * then read as false.
+ * seen_in_training is absent from files written before it existed; it is
+ * then read as true when the source holds DDAD_CALIB_SEEN_MARK, which
+ * ddad-eval wrote there when it fitted on training images.
  * Version 1 files (no rule, no statistics) are read as rule "max" with
  * unknown statistics (normalised scores are then NaN).
  *
@@ -72,6 +73,9 @@ extern "C" {
 #define DDAD_CALIB_FORMAT "ddad-threshold"
 #define DDAD_CALIB_VERSION 2
 #define DDAD_CALIB_FILE "threshold.json"
+/* In the source of thresholds fitted on training images (older files have
+ * no seen_in_training key but this mark). */
+#define DDAD_CALIB_SEEN_MARK "(seen in training)"
 
 typedef enum ddad_calib_rule_kind {
     DDAD_CALIB_RULE_MAX = 0,

@@ -354,7 +354,8 @@ static void put_deployment_check(FILE *f, const ddad_calibration_t *cal, const d
     const ddad_calib_check_t *c = &cal->test_check;
     fputs(",\n  \"deployment_check\": {\"rule\": ", f);
     ddad_json_string(f, cal->rule);
-    fprintf(f, ", \"optimistic\": %s", cal->optimistic ? "true" : "false");
+    fprintf(f, ", \"optimistic\": %s, \"seen_in_training\": %s", cal->optimistic ? "true" : "false",
+            cal->seen_in_training ? "true" : "false");
     const struct {
         const char *k;
         double v;

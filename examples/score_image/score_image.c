@@ -36,9 +36,14 @@ int main(int argc, char **argv)
     ddad_scorer_calibration_t cal;
     if (!ddad_scorer_has_threshold(s))
         fprintf(stderr, "note: no threshold.json in the run folder (run ddad-eval): no verdicts\n");
-    else if (ddad_scorer_calibration(s, &cal) == DDAD_OK && (cal.seen_in_training || cal.optimistic))
-        fprintf(stderr, "note: the threshold was fitted on %s (%s): expect verdicts to be off\n", cal.source,
-                cal.seen_in_training ? "images the model trained on: too low" : "the test split: optimistic");
+    else if (ddad_scorer_calibration(s, &cal) == DDAD_OK) { /* where the threshold came from */
+        if (cal.seen_in_training)
+            fprintf(stderr, "note: the threshold was fitted on images the model trained on, so it is too low and "
+                    "good images will be flagged (%s)\n", cal.source);
+        else if (cal.optimistic)
+            fprintf(stderr, "note: the threshold was tuned on the labelled test split, so what it flagged there "
+                    "is optimistic (%s)\n", cal.source);
+    }
     int rc = 0;
     for (int i = 2; i < argc; i++) {
         ddad_scorer_result_t r;

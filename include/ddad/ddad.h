@@ -84,7 +84,8 @@ typedef struct ddad_scorer_calibration {
     bool optimistic;        /* fitted on the images it was evaluated on (test split)   */
     bool normalized;        /* the statistics of the normalised scores are known       */
     bool seen_in_training;  /* fitted on images the model trained on: the thresholds
-                               are too low and new good images will be flagged         */
+                               are too low and new good images will be flagged (files
+                               older than the key: from ddad-eval's source text)      */
 } ddad_scorer_calibration_t;
 
 /* What the stored thresholds flagged on the labelled test split when

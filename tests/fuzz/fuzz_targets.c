@@ -1012,6 +1012,7 @@ int ddad_fuzz_thresholds(const uint8_t *data, size_t size)
                 ddad_fuzz_die_("write -> read lost a category", a->category);
             if (strcmp(a->rule, b->rule) || strcmp(a->source, b->source) || a->images != b->images ||
                 a->defect_images != b->defect_images || a->optimistic != b->optimistic ||
+                a->seen_in_training != b->seen_in_training ||
                 a->has_test_check != b->has_test_check ||
                 memcmp(&a->test_check, &b->test_check, sizeof a->test_check))
                 ddad_fuzz_die_("write -> read changed an entry's text, counts or flags", a->category);

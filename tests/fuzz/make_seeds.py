@@ -179,7 +179,7 @@ def thresholds_seeds():
     entry = {"category": "bottle", "rule": "max", "image_threshold": 1.178901434, "pixel_threshold": 2.127487421,
              "image_min": 0.3295850158, "image_max": 1.178901434, "pixel_min": -0.4531693459,
              "pixel_max": 2.127487421, "images": 20, "defect_images": 0, "optimistic": False,
-             "source": "20 held-out good images of bottle (data.val_split 0.1; not trained on; each scored with "
+             "seen_in_training": False, "source": "20 held-out good images of bottle (data.val_split 0.1; not trained on; each scored with "
                        "the reference statistics of the other 19)"}
 
     def doc(entries, version=2):
@@ -193,8 +193,11 @@ def thresholds_seeds():
     put("thresholds", "unified.json", doc([dict(entry, test_check=check),
                                            dict(entry, category="cable", rule="f1", optimistic=True,
                                                 defect_images=12)]))
+    put("thresholds", "training.json", doc([dict(entry, seen_in_training=True, images=8,
+                                                source="the last 8 good training images of bottle (seen in training)")]))
     put("thresholds", "version1.json", json.dumps({"format": "ddad-threshold", "format_version": 1,
-                                                   "source": "max over good training images", "checkpoint": "x.h5",
+                                                   "source": "max over good training images (seen in training)",
+                                                   "checkpoint": "x.h5",
                                                    "thresholds": [{"category": "bottle", "image_threshold": 2.5,
                                                                    "pixel_threshold": None, "images": 8}]}))
     put("thresholds", "bad_negative_count.json", doc([dict(entry, test_check=dict(check, good_flagged=-1))]))
