@@ -261,7 +261,11 @@ static void test_resume_on_other_world_size(void)
 
 /* ---- ddad-train as a program ----------------------------------------------------------- */
 
-static int port_base(void) { return 20000 + (int)(getpid() % 20000); }
+/* Ports below Linux's ephemeral range (32768-60999 by default), which the
+ * Gloo connections of earlier jobs use: a port taken from there can still
+ * be held by one of them (the store then fails to bind, "Address already in
+ * use"). The tests add at most 21 to the base. */
+static int port_base(void) { return 20000 + (int)(getpid() % 12000); }
 
 /* Starts ddad-train as RANK of WORLD on 127.0.0.1:port with the tiny config,
  * run name `name`, output to <tmp>/<name>.<rank>.txt, plus extra args. */
