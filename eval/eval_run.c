@@ -417,7 +417,7 @@ static void check_held_out(category_t *k, const ddad_sample_t **samples, size_t 
         return;
     for (size_t i = 0; i < n; i++)
         paths[i] = samples[i]->path;
-    if (eval_trained_on_count(k->c->checkpoint, k->name, paths, n, &hits) != DDAD_OK) {
+    if (eval_trained_on_mark(&k->cal, k->c->checkpoint, paths, n, "; but ", &hits) != DDAD_OK) {
         ddad_log(DDAD_LOG_INFO, "%s: cannot tell whether the held-out images were held out in training too (%s)",
                  k->name, ddad_last_error());
         ddad_clear_error();
@@ -425,9 +425,6 @@ static void check_held_out(category_t *k, const ddad_sample_t **samples, size_t 
     free(paths);
     if (!hits)
         return;
-    k->cal.seen_in_training = true;
-    size_t len = strlen(k->cal.source);
-    snprintf(k->cal.source + len, sizeof k->cal.source - len, "; but %zu of them trained on", hits);
     ddad_log(DDAD_LOG_WARN, "%s: %zu of the %zu held-out images the threshold is fitted on are images the model "
              "trained on (this evaluation's data.root or data.val_split differ from the training's, %s): the "
              "threshold is too low; evaluate with the run's own data settings", k->name, hits, n, k->c->checkpoint);

@@ -174,22 +174,17 @@ static ddad_status_t calibrate(const predict_args_t *a, ddad_scorer_t *sc, const
     st = ddad_calib_fit(&rule, &set, &cal);
     if (st != DDAD_OK)
         goto done;
-    size_t n_good_used = 0, trained_on = 0;
-    for (size_t i = 0; i < used; i++) /* the good images scored: names[i] with labels[i] == 0 come first */
-        n_good_used += !labels[i];
-    if (eval_trained_on_count(ddad_scorer_checkpoint(sc), cal.category, names, n_good_used, &trained_on) != DDAD_OK) {
+    const size_t n_good_used = used - n_bad_used; /* names[0..n_good_used): the good images scored */
+    size_t trained_on = 0;
+    if (eval_trained_on_mark(&cal, ddad_scorer_checkpoint(sc), names, n_good_used, "; ", &trained_on) != DDAD_OK) {
         fprintf(stderr, "ddad-predict: note: cannot tell whether the --calib images are images the model trained "
                 "on (%s)\n", ddad_last_error());
         ddad_clear_error();
     }
-    cal.seen_in_training = trained_on > 0;
-    if (trained_on) {
-        size_t len = strlen(cal.source);
-        snprintf(cal.source + len, sizeof cal.source - len, "; %zu of them trained on", trained_on);
+    if (trained_on)
         fprintf(stderr, "ddad-predict: warning: %zu of the %zu good --calib images are images the model trained on "
                 "(%s): their scores run low, so the threshold is too low and good images will be flagged; "
                 "calibrate on good images it never saw\n", trained_on, n_good_used, a->calib);
-    }
     char path[4200];
     ddad_calib_path(path, sizeof path, ddad_scorer_run_dir(sc));
     st = ddad_calib_file_update(path, ddad_scorer_checkpoint(sc), &cal, 1);

@@ -1,6 +1,7 @@
 /* eval/trained_on.c - see trained_on.h. */
 #include "trained_on.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,4 +48,16 @@ ddad_status_t eval_trained_on_count(const char *checkpoint, const char *category
     free(train);
     ddad_dataset_free(ds);
     return st;
+}
+
+ddad_status_t eval_trained_on_mark(ddad_calibration_t *cal, const char *checkpoint, const char *const *paths, size_t n,
+                                   const char *sep, size_t *hits)
+{
+    DDAD_TRY_RETURN(eval_trained_on_count(checkpoint, cal->category, paths, n, hits));
+    if (*hits) {
+        cal->seen_in_training = true;
+        size_t len = strlen(cal->source);
+        snprintf(cal->source + len, sizeof cal->source - len, "%s%zu of them trained on", sep, *hits);
+    }
+    return DDAD_OK;
 }
