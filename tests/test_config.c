@@ -134,6 +134,7 @@ static void test_defaults_match_paper(void)
     CU_ASSERT_EQUAL(c.diffusion.steps, 1000);
     CU_ASSERT_EQUAL(c.diffusion.schedule, DDAD_SCHEDULE_LINEAR);
     CU_ASSERT_EQUAL(c.diffusion.respacing, 250);
+    CU_ASSERT_EQUAL(c.diffusion.noise, DDAD_NOISE_WHITE); /* the paper: i.i.d. Gaussian noise */
     /* Section 3 */
     CU_ASSERT_EQUAL(c.features.backbone, DDAD_BACKBONE_EFFICIENTNET_B4);
     CU_ASSERT_STRING_EQUAL(c.features.weights, "");
@@ -205,7 +206,7 @@ static void test_schema_table(void)
 {
     size_t n;
     const ddad_config_key_t *keys = ddad_config_schema(&n);
-    CU_ASSERT_EQUAL(n, 81); /* the keys of the design, section by section: 3+8+12+3+7+16+3+15+9+3+2 */
+    CU_ASSERT_EQUAL(n, 83); /* the keys of the design, section by section: 3+8+12+5+7+16+3+15+9+3+2 */
     for (size_t i = 0; i < n; i++) {
         CU_ASSERT_PTR_NOT_NULL(keys[i].help);
         CU_ASSERT(keys[i].help && strlen(keys[i].help) > 10);

@@ -8,10 +8,12 @@
 
 #include "h5io.h"
 #include "nn/diffusion.h"
+#include "nn/noise.h"
 #include "nn/params.h"
 #include "nn/tensor_h5.h"
 #include "nn/unet.h"
 #include "testutil.h"
+#include "testutil_nn.h"
 
 #define REL 1e-4
 #define ABS 1e-6
@@ -656,6 +658,83 @@ static void test_bad_arguments(void)
     ddad_diffusion_free(&d);
 }
 
+/* diffusion.noise: white is one ddad_randn; pyramid matches the PyTorch
+ * reference (tests/reference/pyramid_noise_reference.py) drawn from the
+ * same seeds, has unit std per image and more coarse-scale power than white. */
+static void test_noise(void)
+{
+    size_t mark = ddad_scope_begin();
+    ddad_generator_t *g = NULL;
+    CU_ASSERT_EQUAL_FATAL(ddad_generator_create(&g, 11, DDAD_CPU), DDAD_OK);
+    ddad_tensor_t *white, *plain, *pyr, *pyr3;
+    const int64_t s4[4] = {2, 3, 16, 16}, s3[3] = {3, 12, 10};
+    CU_ASSERT_EQUAL_FATAL(ddad_noise_draw(&white, DDAD_NOISE_WHITE, 0.8, s4, 4, DDAD_CPU, g), DDAD_OK);
+    ddad_generator_seed(g, 11);
+    CU_ASSERT_EQUAL_FATAL(ddad_randn(&plain, s4, 4, DDAD_DTYPE_F32, DDAD_CPU, g), DDAD_OK);
+    float *a = host_f32(white), *b = host_f32(plain);
+    CU_ASSERT_EQUAL(memcmp(a, b, 2 * 3 * 16 * 16 * sizeof *a), 0); /* white: bit for bit the old noise */
+    free(a);
+    free(b);
+
+    ddad_generator_seed(g, 7);
+    CU_ASSERT_EQUAL_FATAL(ddad_noise_draw(&pyr, DDAD_NOISE_PYRAMID, 0.8, s4, 4, DDAD_CPU, g), DDAD_OK);
+    ddad_generator_seed(g, 3);
+    CU_ASSERT_EQUAL_FATAL(ddad_noise_draw(&pyr3, DDAD_NOISE_PYRAMID, 0.5, s3, 3, DDAD_CPU, g), DDAD_OK);
+    CU_ASSERT_EQUAL(ddad_tensor_dim(pyr3), 3);
+    CU_ASSERT_FATAL(ddad_test_python_has("torch,h5py"));
+    char *dir = ddad_test_mkdtemp("noise");
+    char ref[4200];
+    snprintf(ref, sizeof ref, "%s/pyramid.h5", dir);
+    CU_ASSERT_EQUAL_FATAL(ddad_test_system("'%s' '%s/tests/reference/pyramid_noise_reference.py' '%s' "
+                                           "square:7:0.8:2,3,16,16 odd:3:0.5:1,3,12,10",
+                                           ddad_test_python(), ddad_test_source_dir(), ref),
+                          0);
+    ddad_h5_t *f = NULL;
+    CU_ASSERT_EQUAL_FATAL(ddad_h5_open(&f, ref, DDAD_H5_READ), DDAD_OK);
+    ddad_tensor_t *pyr3_4;
+    const int64_t s31[4] = {1, 3, 12, 10};
+    CU_ASSERT_EQUAL_FATAL(ddad_reshape(&pyr3_4, pyr3, s31, 4), DDAD_OK);
+    ddad_test_assert_tensor_h5(f, "square", pyr, 1e-5, 1e-6);
+    ddad_test_assert_tensor_h5(f, "odd", pyr3_4, 1e-5, 1e-6);
+    ddad_h5_close(f);
+    ddad_test_rmtree(dir);
+    free(dir);
+
+    /* statistics over a larger draw: unit std per image, and the 8 x 8 block
+     * means of pyramid noise vary far more than white noise's (1/8) */
+    const int64_t big[4] = {4, 3, 64, 64}, dims[3] = {1, 2, 3};
+    ddad_tensor_t *eps[2], *sd, *pooled, *psd;
+    double pooled_std[2];
+    for (int k = 0; k < 2; k++) {
+        ddad_generator_seed(g, 5);
+        CU_ASSERT_EQUAL_FATAL(ddad_noise_draw(&eps[k], k ? DDAD_NOISE_PYRAMID : DDAD_NOISE_WHITE, 0.8, big, 4,
+                                              DDAD_CPU, g),
+                              DDAD_OK);
+        CU_ASSERT_EQUAL_FATAL(ddad_std_dims(&sd, eps[k], dims, 3, true, false), DDAD_OK);
+        float s[4];
+        CU_ASSERT_EQUAL_FATAL(ddad_to_buffer(sd, s, sizeof s, DDAD_DTYPE_F32), DDAD_OK);
+        for (int i = 0; i < 4; i++)
+            CU_ASSERT(k ? fabs(s[i] - 1.0) < 1e-5 : fabs(s[i] - 1.0) < 0.05);
+        CU_ASSERT_EQUAL_FATAL(ddad_avg_pool2d(&pooled, eps[k], 8, 8, 0), DDAD_OK);
+        const int64_t all[4] = {0, 1, 2, 3};
+        CU_ASSERT_EQUAL_FATAL(ddad_std_dims(&psd, pooled, all, 4, true, false), DDAD_OK);
+        float v;
+        CU_ASSERT_EQUAL_FATAL(ddad_to_buffer(psd, &v, sizeof v, DDAD_DTYPE_F32), DDAD_OK);
+        pooled_std[k] = v;
+    }
+    printf("\n    8 x 8 block-mean std: white %.3f, pyramid %.3f", pooled_std[0], pooled_std[1]);
+    CU_ASSERT(fabs(pooled_std[0] - 0.125) < 0.02);
+    CU_ASSERT(pooled_std[1] > 3 * pooled_std[0]);
+
+    ddad_tensor_t *bad = NULL;
+    CU_ASSERT_EQUAL(ddad_noise_draw(&bad, DDAD_NOISE_PYRAMID, 0.8, s4, 2, DDAD_CPU, g), DDAD_STATUS_SHAPE);
+    CU_ASSERT_EQUAL(ddad_noise_draw(&bad, DDAD_NOISE_PYRAMID, 0.0, s4, 4, DDAD_CPU, g), DDAD_STATUS_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "discount"));
+    CU_ASSERT_PTR_NULL(bad);
+    ddad_generator_free(g);
+    ddad_scope_end(mark);
+}
+
 int main(void)
 {
     static const ddad_test_t tests[] = {
@@ -667,6 +746,7 @@ int main(void)
         {"training losses train_a / train_b", test_training_losses},
         {"loss gradients vs finite differences (float64)", test_gradient_finite_differences},
         {"bad arguments", test_bad_arguments},
+        {"white and pyramid noise vs the PyTorch reference", test_noise},
         {0}};
     return ddad_test_main("nn_diffusion", tests);
 }

@@ -194,12 +194,12 @@ static void keep_cache_line(ddad_log_level_t level, const char *msg, void *user)
         snprintf(cache_line, sizeof cache_line, "%s", msg);
 }
 
-static double *run_losses(const char *tag, const char *cache_set, int64_t steps)
+static double *run_losses(const char *tag, const char *extra_set, int64_t steps)
 {
     char iters[64];
     snprintf(iters, sizeof iters, "train.iterations=%lld", (long long)steps);
     const char *extra[] = {iters, "train.batch_size=4", "train.checkpoint_every=1000", "data.rotation_deg=0",
-                           cache_set};
+                           extra_set};
     ddad_config_t cfg;
     load_cfg(&cfg, tag, extra, 5);
     ddad_trainer_opts_t o = ddad_trainer_opts_default();
@@ -273,6 +273,21 @@ static void test_nan_stops(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(msg, in_msg));
     ddad_model_free(&m);
     ddad_trainer_free(tr);
+}
+
+/* diffusion.noise reaches the training step: from the same seed, the first
+ * losses with pyramid noise differ from those with white noise (same t,
+ * same batch), and stay finite. */
+static void test_pyramid_noise_trains(void)
+{
+    double *white = run_losses("noise-white", "diffusion.noise=white", 2);
+    double *pyr = run_losses("noise-pyramid", "diffusion.noise=pyramid", 2);
+    for (int k = 0; k < 2; k++) {
+        CU_ASSERT(isfinite(pyr[k]));
+        CU_ASSERT(pyr[k] != white[k]);
+    }
+    free(white);
+    free(pyr);
 }
 
 static void test_refuses_existing_run(void)
@@ -405,6 +420,8 @@ int main(void)
                                         {"cached extractor targets give the same losses", test_target_cache_same_losses},
                                         {"NaN stops with NUMERIC, last checkpoint kept", test_nan_stops},
                                         {"existing run refused without force", test_refuses_existing_run},
+                                        {"diffusion.noise pyramid reaches the training step",
+                                         test_pyramid_noise_trains},
                                         {"feature standardisation is measured, stored and applied",
                                          test_feature_standardize},
                                         {"cleanup", cleanup},

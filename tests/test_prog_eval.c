@@ -244,6 +244,33 @@ static void test_all_categories(void)
     CU_ASSERT_EQUAL(ddad_test_system(EVAL " '%s/grainy.yaml' --quiet >/dev/null 2>&1", bin, g_cfg_dir), 4);
 }
 
+/* A model trained with pyramid noise is scored with pyramid noise; a config
+ * that asks for other noise is refused (config error, 3) with what to set. */
+static void test_noise_must_match(void)
+{
+    CU_ASSERT_FATAL(setup());
+    const char *bin = ddad_test_bin_dir();
+    char p[8192], run[4096];
+    snprintf(p, sizeof p, "%s/pyramid.yaml", g_dir);
+    FILE *f = fopen(p, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "base: %s/configs/tiny.yaml\ndata:\n  root: %s/synthetic\n  category: woven\nrun:\n  dir: %s/runs-pyr\n"
+               "diffusion:\n  noise: pyramid\n  noise_discount: 0.7\n",
+            ddad_test_source_dir(), g_dir, g_dir);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(ddad_test_untrained_run(p, run, sizeof run), 0);
+    CU_ASSERT_EQUAL(ddad_test_system(EVAL " '%s' --quiet >/dev/null 2>&1", bin, p), 0);
+    CU_ASSERT_EQUAL(ddad_test_system(EVAL " '%s' --quiet --set diffusion.noise=white 2>&1 >/dev/null | "
+                                          "grep -q 'trained with diffusion.noise pyramid, the config says white'",
+                                     bin, p),
+                    0);
+    CU_ASSERT_EQUAL(ddad_test_system(EVAL " '%s' --quiet --set diffusion.noise=white >/dev/null 2>&1", bin, p), 3);
+    CU_ASSERT_EQUAL(ddad_test_system(EVAL " '%s' --quiet --set diffusion.noise_discount=0.8 2>&1 >/dev/null | "
+                                          "grep -q 'set diffusion.noise_discount: 0.7'",
+                                     bin, p),
+                    0);
+}
+
 static void test_unified_run(void)
 {
     CU_ASSERT_FATAL(setup());
@@ -303,6 +330,7 @@ int main(void)
         {"one run: table, maps.h5, metrics.json, --maps agrees", test_one_run},
         {"test-split threshold, original resolution", test_test_split_threshold_and_original},
         {"--all-categories with a missing run", test_all_categories},
+        {"the scoring noise must be the training's", test_noise_must_match},
         {"unified run, per category", test_unified_run},
         {"bad maps file", test_bad_maps_file},
         {NULL, NULL}};

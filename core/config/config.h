@@ -71,6 +71,11 @@ extern "C" {
 /* ---- enum-valued keys (value = index into the key's allowed names) ---- */
 
 typedef enum ddad_schedule { DDAD_SCHEDULE_LINEAR = 0, DDAD_SCHEDULE_COSINE } ddad_schedule_t;
+/* The eps of q_sample in training and scoring (diffusion.noise). */
+typedef enum ddad_noise {
+    DDAD_NOISE_WHITE = 0, /* i.i.d. N(0, 1) per pixel and channel (the paper)               */
+    DDAD_NOISE_PYRAMID    /* white + upsampled coarser white noise, unit std per image */
+} ddad_noise_t;
 typedef enum ddad_backbone { DDAD_BACKBONE_EFFICIENTNET_B4 = 0 } ddad_backbone_t;
 /* How a backbone without a weights file is initialised (features.random_init). */
 typedef enum ddad_random_init {
@@ -165,6 +170,8 @@ typedef struct ddad_config_diffusion {
     int steps;                  /* T                                         */
     ddad_schedule_t schedule;
     int respacing;              /* test-time chain length                    */
+    ddad_noise_t noise;         /* the eps of q_sample (training and scoring) */
+    double noise_discount;      /* pyramid: weight ratio of successive levels */
 } ddad_config_diffusion_t;
 
 typedef struct ddad_config_features {

@@ -48,6 +48,7 @@ const char *const *ddad_category_list(ddad_data_format_t format, size_t *n)
 /* ---- enum value names (index = enum value) ---------------------------- */
 static const char *const k_formats[] = {"mvtec", "visa", "btad", "folder", NULL};
 static const char *const k_schedules[] = {"linear", "cosine", NULL};
+static const char *const k_noises[] = {"white", "pyramid", NULL};
 static const char *const k_backbones[] = {"efficientnet-b4", NULL};
 static const char *const k_random_inits[] = {"torch", "variance_preserving", NULL};
 static const char *const k_lr_decays[] = {"linear", "constant", NULL};
@@ -210,6 +211,14 @@ static const ddad_config_key_t k_schema[] = {
     K_ENUM("diffusion.schedule", diffusion.schedule, "linear", k_schedules, "Beta schedule."),
     K_INT("diffusion.respacing", diffusion.respacing, "250", 1, 100000,
           "Test-time chain length (evenly strided timesteps)."),
+    K_ENUM("diffusion.noise", diffusion.noise, "white", k_noises,
+           "The noise eps of q_sample, in training and scoring alike: white (i.i.d. per pixel, the paper) or "
+           "pyramid (white noise plus white noise drawn at 1/2, 1/4, ... of the size and upsampled bilinearly, "
+           "weighted noise_discount^k, scaled to unit std per image). Pyramid noise has low-frequency power, so "
+           "small timesteps already bury soft, large defects such as stains. ddad-predict scores with the "
+           "checkpoint's setting; ddad-eval refuses a config whose noise differs from it."),
+    K_DBL("diffusion.noise_discount", diffusion.noise_discount, "0.8", 0, 1, DDAD_CONFIG_MIN_OPEN,
+          "Pyramid noise: the weight of level k (1/2^k of the size) is noise_discount^k."),
 
     K_ENUM("features.backbone", features.backbone, "efficientnet-b4", k_backbones,
            "Frozen feature extractor regressed by the feature head."),

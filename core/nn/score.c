@@ -1,6 +1,7 @@
 /* core/nn/score.c - see score.h */
 #include "score.h"
 
+#include "noise.h"
 #include "reference.h"
 
 #include <float.h>
@@ -142,7 +143,8 @@ static ddad_status_t score_chunk(const ddad_model_t *m, const ddad_tensor_t *x0,
         int64_t id = image_ids ? image_ids[img[k]] : img[k];
         int64_t shape[3] = {3, H, W};
         DDAD_TRY(ddad_generator_seed(gen, ddad_score_noise_seed_draw((uint64_t)m->cfg.seed, id, tv[k], p % D)));
-        DDAD_TRY(ddad_randn(&noise[k], shape, 3, DDAD_DTYPE_F32, DDAD_CPU, gen));
+        DDAD_TRY(ddad_noise_draw(&noise[k], m->cfg.diffusion.noise, m->cfg.diffusion.noise_discount, shape, 3,
+                                 DDAD_CPU, gen));
     }
     ddad_tensor_t *idx, *tt, *tnet, *x0c, *nz, *xt, *y = NULL, *out = NULL, *feat = NULL, *kl;
     DDAD_TRY(ddad_from_buffer(&idx, img, &pc, 1, DDAD_DTYPE_I64));

@@ -18,6 +18,7 @@
 #include "../torch/dist.h"
 #include "checkpoint.h"
 #include "feature_stats.h"
+#include "noise.h"
 #include "target_cache.h"
 
 #define TRAINER_PATH_MAX 4096
@@ -845,7 +846,8 @@ static ddad_status_t step_on(ddad_trainer_t *tr, const ddad_train_batch_t *given
         /* t and the noise of the whole batch, in one draw each: the same numbers
          * whatever the number of processes and micro-batches */
         DDAD_TRY(ddad_randint(&t, 0, m->train_diffusion.num_timesteps, &B, 1, m->device, tr->gen));
-        DDAD_TRY(ddad_randn(&noise, shape, 4, DDAD_DTYPE_F32, m->device, tr->gen));
+        DDAD_TRY(ddad_noise_draw(&noise, cfg->diffusion.noise, cfg->diffusion.noise_discount, shape, 4, m->device,
+                                 tr->gen));
     }
     for (int64_t k = 0; k < A; k++) {
         /* equal micro-batches: the mean loss of the batch is the mean of their

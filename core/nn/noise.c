@@ -1,0 +1,55 @@
+/* core/nn/noise.c - white and pyramid noise (see noise.h). */
+#include "noise.h"
+
+/* pyramid noise of a 4-d shape (N, C, H, W) */
+static ddad_status_t pyramid(ddad_tensor_t **out, double discount, const int64_t *shape, ddad_device_t dev,
+                             ddad_generator_t *gen)
+{
+    const int64_t N = shape[0], C = shape[1], H = shape[2], W = shape[3];
+    size_t mark = ddad_scope_begin();
+    ddad_status_t st = DDAD_OK;
+    ddad_tensor_t *eps, *level, *up, *sd;
+    DDAD_TRY(ddad_randn(&eps, shape, 4, DDAD_DTYPE_F32, dev, gen)); // (N, C, H, W)
+    double weight = 1.0;
+    for (int64_t h = H / 2, w = W / 2; h >= 1 && w >= 1; h /= 2, w /= 2) {
+        const int64_t ls[4] = {N, C, h, w};
+        weight *= discount;
+        DDAD_TRY(ddad_randn(&level, ls, 4, DDAD_DTYPE_F32, dev, gen));               // (N, C, h, w)
+        DDAD_TRY(ddad_interpolate(&up, level, H, W, DDAD_INTERP_BILINEAR, false));   // (N, C, H, W)
+        DDAD_TRY(ddad_mul_scalar(&up, up, weight));
+        DDAD_TRY(ddad_add(&eps, eps, up));
+    }
+    const int64_t dims[3] = {1, 2, 3};
+    DDAD_TRY(ddad_std_dims(&sd, eps, dims, 3, true, true)); // (N, 1, 1, 1)
+    DDAD_TRY(ddad_div(&eps, eps, sd));
+    *out = ddad_tensor_keep(eps);
+fail:
+    ddad_scope_end(mark);
+    return st;
+}
+
+ddad_status_t ddad_noise_draw(ddad_tensor_t **out, ddad_noise_t kind, double discount, const int64_t *shape, int ndim,
+                              ddad_device_t dev, ddad_generator_t *gen)
+{
+    if (ndim != 3 && ndim != 4)
+        return ddad_fail(DDAD_STATUS_SHAPE, "noise: shape of %d dimensions; (C, H, W) or (N, C, H, W) expected",
+                         ndim);
+    if (kind == DDAD_NOISE_WHITE)
+        return ddad_randn(out, shape, ndim, DDAD_DTYPE_F32, dev, gen);
+    if (kind != DDAD_NOISE_PYRAMID)
+        return ddad_fail(DDAD_STATUS_USAGE, "noise: unknown kind %d", (int)kind);
+    if (!(discount > 0 && discount <= 1))
+        return ddad_fail(DDAD_STATUS_USAGE, "noise: pyramid discount %g outside (0, 1]", discount);
+    if (ndim == 4)
+        return pyramid(out, discount, shape, dev, gen);
+    const int64_t one[4] = {1, shape[0], shape[1], shape[2]};
+    size_t mark = ddad_scope_begin();
+    ddad_status_t st = DDAD_OK;
+    ddad_tensor_t *eps;
+    DDAD_TRY(pyramid(&eps, discount, one, dev, gen));
+    DDAD_TRY(ddad_reshape(&eps, eps, shape, 3)); // (C, H, W)
+    *out = ddad_tensor_keep(eps);
+fail:
+    ddad_scope_end(mark);
+    return st;
+}
