@@ -40,27 +40,6 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The scoring noise must be the noise the model was trained with
- * (diffusion.noise is not a model.* key, so loading the weights cannot tell). */
-static ddad_status_t check_noise(const char *checkpoint, const ddad_config_t *cfg)
-{
-    ddad_config_t trained;
-    DDAD_TRY_RETURN(ddad_checkpoint_read_config(checkpoint, &trained));
-    static const char *const keys[] = {"diffusion.noise", "diffusion.noise_discount"};
-    const int n_keys = trained.diffusion.noise == DDAD_NOISE_PYRAMID ? 2 : 1; /* white has no discount */
-    for (int k = 0; k < n_keys; k++) {
-        char was[64] = "", is[64] = "";
-        ddad_config_get_text(&trained, keys[k], was, sizeof was);
-        ddad_config_get_text(cfg, keys[k], is, sizeof is);
-        if (strcmp(was, is))
-            return ddad_fail(DDAD_STATUS_CONFIG,
-                             "%s was trained with %s %s, the config says %s: scoring draws the training's noise "
-                             "(set %s: %s)",
-                             checkpoint, keys[k], was, is, keys[k], was);
-    }
-    return DDAD_OK;
-}
-
 ddad_status_t eval_ctx_open(eval_ctx_t *c, const ddad_config_t *cfg, const eval_opts_t *o)
 {
     memset(c, 0, sizeof *c);
@@ -88,7 +67,7 @@ ddad_status_t eval_ctx_open(eval_ctx_t *c, const ddad_config_t *cfg, const eval_
         ddad_fail_context(st, "loading the checkpoint (the config's model.* keys must match the run's)");
         goto fail;
     }
-    st = check_noise(c->checkpoint, cfg);
+    st = ddad_checkpoint_check_noise(c->checkpoint, cfg);
     if (st != DDAD_OK)
         goto fail;
     st = ddad_model_prepare_scoring(&c->model);

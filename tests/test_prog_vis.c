@@ -121,6 +121,11 @@ static void test_errors(void)
     CU_ASSERT_EQUAL(ddad_test_system("grep -q 'absent' %s/err.txt", tmp), 0);
     CU_ASSERT_EQUAL(ddad_test_system("%s/ddad-vis %s %s --image %s/none.png > /dev/null 2>&1", bin, config, sets, tmp),
                     4);
+    /* other noise than the run was trained with: config (3), saying what to set */
+    CU_ASSERT_EQUAL(ddad_test_system("%s/ddad-vis %s %s --set diffusion.noise=pyramid 2> %s/err.txt >/dev/null", bin,
+                                     config, sets, tmp),
+                    3);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q 'set diffusion.noise: white' %s/err.txt", tmp), 0);
 }
 
 static void teardown(void)

@@ -84,7 +84,8 @@ int vis_run(const vis_args_t *args_in, const ddad_config_t *cfg)
         what = "model";
         goto done;
     }
-    if ((st = ddad_checkpoint_load(ckpt, &c.model, NULL, NULL, NULL))) {
+    if ((st = ddad_checkpoint_load(ckpt, &c.model, NULL, NULL, NULL)) ||
+        (st = ddad_checkpoint_check_noise(ckpt, &c.cfg))) {
         what = "checkpoint";
         goto done;
     }

@@ -61,6 +61,12 @@ ddad_status_t ddad_checkpoint_load(const char *path, ddad_model_t *m, ddad_adamw
 /* Reads the resolved config stored in a checkpoint. */
 ddad_status_t ddad_checkpoint_read_config(const char *path, ddad_config_t *cfg);
 
+/* CONFIG status, naming the key and the value to set, when cfg would score
+ * with other noise (diffusion.noise, and noise_discount for pyramid noise)
+ * than the checkpoint at path was trained with. Loading the weights cannot
+ * tell: these are not model.* keys. */
+ddad_status_t ddad_checkpoint_check_noise(const char *path, const ddad_config_t *cfg);
+
 /* "<run_dir>/checkpoints/step_<step, 7 digits>.h5" */
 void ddad_checkpoint_path(char *buf, size_t cap, const char *run_dir, int64_t step);
 
