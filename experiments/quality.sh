@@ -19,9 +19,9 @@
 #          real_textures = datasets/real_textures (every category in it) when it
 #          exists (make -f Makefile.data textures).
 # --quick  the main setting and the floors only (no scoring ablations).
-# --train-ablations  also retrain with the training levers (iterations, rotation
-#          augmentation, flips, learning rate and its decay, model width, image
-#          size 128) - each
+# --train-ablations  also retrain with the training levers (white noise,
+#          iterations, rotation augmentation, flips, learning rate and its decay,
+#          model width, image size 128) - each
 #          one is a full training run.
 # --ablations REGEX  only the ablations whose label matches REGEX (grep -E),
 #          e.g. --ablations 'smooth_sigma|paper' for a shorter run.
@@ -77,6 +77,7 @@ ablations=(
   "alpha 0.5 (feature branch on, random backbone)|--set score.alpha=0.5"
 )
 train_ablations=(
+  "white noise (the paper's; diffusion.noise white)|--set diffusion.noise=white"
   "iterations 250|--set train.iterations=250"
   "iterations 500|--set train.iterations=500"
   "rotation +-5 degrees (the paper's augmentation)|--set data.rotation_deg=5"
