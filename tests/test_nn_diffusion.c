@@ -681,12 +681,16 @@ static void test_noise(void)
     ddad_generator_seed(g, 3);
     CU_ASSERT_EQUAL_FATAL(ddad_noise_draw(&pyr3, DDAD_NOISE_PYRAMID, 0.5, s3, 3, DDAD_CPU, g), DDAD_OK);
     CU_ASSERT_EQUAL(ddad_tensor_dim(pyr3), 3);
+    ddad_tensor_t *narrow; /* the width runs out first; no discount */
+    const int64_t sn[4] = {1, 3, 16, 4};
+    ddad_generator_seed(g, 9);
+    CU_ASSERT_EQUAL_FATAL(ddad_noise_draw(&narrow, DDAD_NOISE_PYRAMID, 1.0, sn, 4, DDAD_CPU, g), DDAD_OK);
     CU_ASSERT_FATAL(ddad_test_python_has("torch,h5py"));
     char *dir = ddad_test_mkdtemp("noise");
     char ref[4200];
     snprintf(ref, sizeof ref, "%s/pyramid.h5", dir);
     CU_ASSERT_EQUAL_FATAL(ddad_test_system("'%s' '%s/tests/reference/pyramid_noise_reference.py' '%s' "
-                                           "square:7:0.8:2,3,16,16 odd:3:0.5:1,3,12,10",
+                                           "square:7:0.8:2,3,16,16 odd:3:0.5:1,3,12,10 narrow:9:1:1,3,16,4",
                                            ddad_test_python(), ddad_test_source_dir(), ref),
                           0);
     ddad_h5_t *f = NULL;
@@ -696,6 +700,7 @@ static void test_noise(void)
     CU_ASSERT_EQUAL_FATAL(ddad_reshape(&pyr3_4, pyr3, s31, 4), DDAD_OK);
     ddad_test_assert_tensor_h5(f, "square", pyr, 1e-5, 1e-6);
     ddad_test_assert_tensor_h5(f, "odd", pyr3_4, 1e-5, 1e-6);
+    ddad_test_assert_tensor_h5(f, "narrow", narrow, 1e-5, 1e-6);
     ddad_h5_close(f);
     ddad_test_rmtree(dir);
     free(dir);

@@ -15,6 +15,7 @@
 #include "image.h"
 #include "nn/checkpoint.h"
 #include "nn/model.h"
+#include "nn/noise.h"
 #include "nn/score.h"
 #include "testutil.h"
 
@@ -123,13 +124,15 @@ static float *host(const ddad_tensor_t *t)
     return b;
 }
 
-/* One timestep against ddad_anomaly_step with the same noise (quirk off / on)
- * and the rgb ablation against the step's pred_xstart. */
-static void check_against_step(bool quirk, bool rgb)
+/* One timestep against ddad_anomaly_step with the same noise (quirk off / on,
+ * white or pyramid noise) and the rgb ablation against the step's pred_xstart. */
+static void check_against_step(bool quirk, bool rgb, ddad_noise_t kind)
 {
     ddad_model_t *m = model();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     ddad_config_score_t saved = m->cfg.score;
+    ddad_config_diffusion_t saved_diffusion = m->cfg.diffusion;
+    m->cfg.diffusion.noise = kind;
     m->cfg.score.timesteps.n = 1;
     m->cfg.score.timesteps.v[0] = 50;
     m->cfg.score.feature_timestep = quirk ? DDAD_FEATURE_TIMESTEP_RESPACED_QUIRK : DDAD_FEATURE_TIMESTEP_SAME;
@@ -139,6 +142,7 @@ static void check_against_step(bool quirk, bool rgb)
     ddad_score_maps_t r;
     CU_ASSERT_EQUAL_FATAL(ddad_score_images(m, x, &cls, &id, 1, &r), DDAD_OK);
     m->cfg.score = saved;
+    m->cfg.diffusion = saved_diffusion;
     CU_ASSERT_EQUAL(r.unet_calls, quirk ? 2 : 1);
 
     size_t mark = ddad_scope_begin();
@@ -146,7 +150,8 @@ static void check_against_step(bool quirk, bool rgb)
     ddad_tensor_t *x0, *noise, *y, *target;
     int64_t sh4[4] = {1, 3, 32, 32}, sh3[3] = {3, 32, 32};
     CU_ASSERT_EQUAL_FATAL(ddad_generator_create(&gen, ddad_score_noise_seed((uint64_t)m->cfg.seed, 7, 50), DDAD_CPU), DDAD_OK);
-    CU_ASSERT_EQUAL_FATAL(ddad_randn(&noise, sh3, 3, DDAD_DTYPE_F32, DDAD_CPU, gen), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_noise_draw(&noise, kind, m->cfg.diffusion.noise_discount, sh3, 3, DDAD_CPU, gen),
+                          DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_reshape(&noise, noise, sh4, 4), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_from_buffer(&x0, x, sh4, 4, DDAD_DTYPE_F32), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_model_labels(m, &cls, 1, &y), DDAD_OK);
@@ -190,9 +195,10 @@ static void check_against_step(bool quirk, bool rgb)
     free(x);
 }
 
-static void test_matches_anomaly_step(void) { check_against_step(false, false); }
-static void test_quirk_matches_anomaly_step(void) { check_against_step(true, false); }
-static void test_rgb_ablation(void) { check_against_step(false, true); }
+static void test_matches_anomaly_step(void) { check_against_step(false, false, DDAD_NOISE_WHITE); }
+static void test_quirk_matches_anomaly_step(void) { check_against_step(true, false, DDAD_NOISE_WHITE); }
+static void test_rgb_ablation(void) { check_against_step(false, true, DDAD_NOISE_WHITE); }
+static void test_pyramid_matches_anomaly_step(void) { check_against_step(false, false, DDAD_NOISE_PYRAMID); }
 
 /* METHOD.md section 5 on numbers small enough to do by hand. */
 static void test_combination_hand_case(void)
@@ -408,6 +414,12 @@ static void test_scorer_round_trip(void)
     CU_ASSERT_PTR_NULL(s);
     CU_ASSERT(strlen(ddad_scorer_error()) > 0);
 
+    /* an override of the noise the run was trained with is refused */
+    const char *other_noise[] = {"diffusion.noise=pyramid"};
+    CU_ASSERT_EQUAL(ddad_scorer_open_with(&s, dir, NULL, other_noise, 1), DDAD_STATUS_CONFIG);
+    CU_ASSERT_PTR_NULL(s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ddad_scorer_error(), "set diffusion.noise: white"));
+
     ddad_score_maps_free(&ref);
     free(ref_up);
     free(rgb);
@@ -431,6 +443,7 @@ int main(void)
         {"batched timesteps = one at a time", test_batching},
         {"one timestep = ddad_anomaly_step", test_matches_anomaly_step},
         {"quirk mode = ddad_anomaly_step with feature_quirk", test_quirk_matches_anomaly_step},
+        {"pyramid noise: one timestep = ddad_anomaly_step with that noise", test_pyramid_matches_anomaly_step},
         {"rgb ablation = x0-prediction error", test_rgb_ablation},
         {"combination and top-k by hand", test_combination_hand_case},
         {"bilinear resize = torch", test_resize_matches_torch},

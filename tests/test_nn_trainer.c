@@ -157,6 +157,14 @@ static void test_resume_bit_exact(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(ddad_trainer_resumed_from(b), "step_0000004.h5"));
     CU_ASSERT_FATAL(ddad_trainer_run(b) == DDAD_OK);
     CU_ASSERT_EQUAL(ddad_trainer_step_count(b), 8);
+    {   /* resuming with other noise is refused: the model would be trained half with each */
+        ddad_config_t other = cfg;
+        other.diffusion.noise = DDAD_NOISE_PYRAMID;
+        ddad_trainer_t *c = NULL;
+        CU_ASSERT_EQUAL(ddad_trainer_create(&c, &other, &o), DDAD_STATUS_CONFIG);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ddad_last_error(), "trained with diffusion.noise white"));
+        CU_ASSERT_PTR_NULL(c);
+    }
 
     const ddad_model_t *ma = ddad_trainer_model(a), *mb = ddad_trainer_model(b);
     assert_params_equal(&ma->params, &mb->params, "weights");

@@ -79,13 +79,16 @@ int vis_run(const vis_args_t *args_in, const ddad_config_t *cfg)
 
     /* model */
     vis_progress("run %s, checkpoint %s, %zu image(s), output %s", c.run_dir, ckpt, sel.n, c.out_dir);
+    if ((st = ddad_checkpoint_check_noise(ckpt, &c.cfg))) {
+        what = "checkpoint";
+        goto done;
+    }
     if ((st = ddad_model_create(&c.model, &c.cfg,
                                 DDAD_MODEL_SCORING_ONLY | DDAD_MODEL_WITH_FEATURES | DDAD_MODEL_NO_INIT))) {
         what = "model";
         goto done;
     }
-    if ((st = ddad_checkpoint_load(ckpt, &c.model, NULL, NULL, NULL)) ||
-        (st = ddad_checkpoint_check_noise(ckpt, &c.cfg))) {
+    if ((st = ddad_checkpoint_load(ckpt, &c.model, NULL, NULL, NULL))) {
         what = "checkpoint";
         goto done;
     }

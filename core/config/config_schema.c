@@ -215,8 +215,9 @@ static const ddad_config_key_t k_schema[] = {
            "The noise eps of q_sample, in training and scoring alike: white (i.i.d. per pixel, the paper) or "
            "pyramid (white noise plus white noise drawn at 1/2, 1/4, ... of the size and upsampled bilinearly, "
            "weighted noise_discount^k, scaled to unit std per image). Pyramid noise has low-frequency power, so "
-           "small timesteps already bury soft, large defects such as stains. ddad-predict scores with the "
-           "checkpoint's setting; ddad-eval refuses a config whose noise differs from it."),
+           "small timesteps already bury soft, large defects such as stains. A model is scored (and its training "
+           "resumed) with the noise it was trained with: ddad-predict takes it from the checkpoint, and every "
+           "program refuses a config or --set that says otherwise."),
     K_DBL("diffusion.noise_discount", diffusion.noise_discount, "0.8", 0, 1, DDAD_CONFIG_MIN_OPEN,
           "Pyramid noise: the weight of level k (1/2^k of the size) is noise_discount^k."),
 

@@ -274,7 +274,9 @@ ddad_status_t ddad_checkpoint_read_config(const char *path, ddad_config_t *cfg)
 ddad_status_t ddad_checkpoint_check_noise(const char *checkpoint, const ddad_config_t *cfg)
 {
     ddad_config_t trained;
-    DDAD_TRY_RETURN(ddad_checkpoint_read_config(checkpoint, &trained));
+    ddad_status_t st = ddad_checkpoint_read_config(checkpoint, &trained);
+    if (st != DDAD_OK)
+        return ddad_fail_context(st, "reading the config stored in %s to check diffusion.noise", checkpoint);
     static const char *const keys[] = {"diffusion.noise", "diffusion.noise_discount"};
     const int n_keys = trained.diffusion.noise == DDAD_NOISE_PYRAMID ? 2 : 1; /* white has no discount */
     for (int k = 0; k < n_keys; k++) {
@@ -283,8 +285,8 @@ ddad_status_t ddad_checkpoint_check_noise(const char *checkpoint, const ddad_con
         ddad_config_get_text(cfg, keys[k], is, sizeof is);
         if (strcmp(was, is))
             return ddad_fail(DDAD_STATUS_CONFIG,
-                             "%s was trained with %s %s, the config says %s: scoring draws the training's noise "
-                             "(set %s: %s)",
+                             "%s was trained with %s %s, the config says %s: a model is scored and trained on with "
+                             "the noise it was trained with (set %s: %s)",
                              checkpoint, keys[k], was, is, keys[k], was);
     }
     return DDAD_OK;

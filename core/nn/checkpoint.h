@@ -62,9 +62,10 @@ ddad_status_t ddad_checkpoint_load(const char *path, ddad_model_t *m, ddad_adamw
 ddad_status_t ddad_checkpoint_read_config(const char *path, ddad_config_t *cfg);
 
 /* CONFIG status, naming the key and the value to set, when cfg would score
- * with other noise (diffusion.noise, and noise_discount for pyramid noise)
- * than the checkpoint at path was trained with. Loading the weights cannot
- * tell: these are not model.* keys. */
+ * or resume training with other noise (diffusion.noise, and noise_discount
+ * for pyramid noise) than the checkpoint at path was trained with. Loading
+ * the weights cannot tell: these are not model.* keys. Checkpoints saved
+ * before the keys existed read as white noise. */
 ddad_status_t ddad_checkpoint_check_noise(const char *path, const ddad_config_t *cfg);
 
 /* "<run_dir>/checkpoints/step_<step, 7 digits>.h5" */

@@ -8,16 +8,22 @@ static ddad_status_t pyramid(ddad_tensor_t **out, double discount, const int64_t
     const int64_t N = shape[0], C = shape[1], H = shape[2], W = shape[3];
     size_t mark = ddad_scope_begin();
     ddad_status_t st = DDAD_OK;
-    ddad_tensor_t *eps, *level, *up, *sd;
+    ddad_tensor_t *eps, *sd;
     DDAD_TRY(ddad_randn(&eps, shape, 4, DDAD_DTYPE_F32, dev, gen)); // (N, C, H, W)
     double weight = 1.0;
     for (int64_t h = H / 2, w = W / 2; h >= 1 && w >= 1; h /= 2, w /= 2) {
         const int64_t ls[4] = {N, C, h, w};
         weight *= discount;
-        DDAD_TRY(ddad_randn(&level, ls, 4, DDAD_DTYPE_F32, dev, gen));               // (N, C, h, w)
-        DDAD_TRY(ddad_interpolate(&up, level, H, W, DDAD_INTERP_BILINEAR, false));   // (N, C, H, W)
-        DDAD_TRY(ddad_mul_scalar(&up, up, weight));
-        DDAD_TRY(ddad_add(&eps, eps, up));
+        size_t level_mark = ddad_scope_begin(); /* one level's temporaries at a time */
+        ddad_tensor_t *level, *up;
+        st = ddad_randn(&level, ls, 4, DDAD_DTYPE_F32, dev, gen);                        // (N, C, h, w)
+        if (st == DDAD_OK)
+            st = ddad_interpolate(&up, level, H, W, DDAD_INTERP_BILINEAR, false);        // (N, C, H, W)
+        if (st == DDAD_OK)
+            st = ddad_add_scaled_(eps, up, weight); /* eps += weight up */
+        ddad_scope_end(level_mark);
+        if (st != DDAD_OK)
+            goto fail;
     }
     const int64_t dims[3] = {1, 2, 3};
     DDAD_TRY(ddad_std_dims(&sd, eps, dims, 3, true, true)); // (N, 1, 1, 1)

@@ -11,7 +11,8 @@
  *
  * What is computed (m->cfg.score.*), for image x0 and each respaced t in
  * score.timesteps:
- *   x_t   = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, eps ~ N(0, I) drawn from
+ *   x_t   = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, eps ~ N(0, I) (or
+ *           pyramid noise, m->cfg.diffusion.noise; noise.h) drawn from
  *           libtorch's CPU generator seeded with
  *           ddad_score_noise_seed(seed, image_id, t) (splitmix64 of the three),
  *           so an image's maps depend only on (seed, its id, t): never on the

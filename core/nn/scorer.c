@@ -128,8 +128,10 @@ ddad_status_t ddad_scorer_open_with(ddad_scorer_t **out, const char *path, const
     DDAD_TRY(ddad_checkpoint_read_config(s->checkpoint, &cfg));
     for (int k = 0; k < n_overrides; k++)
         DDAD_TRY(ddad_config_set(&cfg, overrides[k]));
-    if (n_overrides > 0)
+    if (n_overrides > 0) {
         DDAD_TRY(ddad_config_validate(&cfg));
+        DDAD_TRY(ddad_checkpoint_check_noise(s->checkpoint, &cfg)); /* the reference maps used its noise */
+    }
     if (device && *device) {
         if (strlen(device) >= sizeof cfg.device) {
             st = ddad_fail(DDAD_STATUS_USAGE, "scorer: device name '%s' is too long", device);

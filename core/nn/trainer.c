@@ -342,6 +342,9 @@ static ddad_status_t open_optimizer(ddad_trainer_t *tr)
 
 static ddad_status_t resume_from(ddad_trainer_t *tr, const char *path)
 {
+    /* other noise would leave a model trained half with one noise, half with
+     * the other, and stored as the second */
+    DDAD_TRY_RETURN(ddad_checkpoint_check_noise(path, &tr->cfg));
     ddad_config_t saved;
     ddad_status_t st = ddad_checkpoint_read_config(path, &saved);
     if (st == DDAD_OK) {
@@ -843,7 +846,8 @@ static ddad_status_t step_on(ddad_trainer_t *tr, const ddad_train_batch_t *given
         DDAD_TRY(take_batch(tr, given, &t, &noise, &given_target));
     } else {
         DDAD_TRY(ddad_loader_next(tr->loader, tr->x_host, tr->y_host));
-        /* t and the noise of the whole batch, in one draw each: the same numbers
+        /* t and the noise of the whole batch (diffusion.noise: white or
+         * pyramid, noise.h), drawn for the batch at once: the same numbers
          * whatever the number of processes and micro-batches */
         DDAD_TRY(ddad_randint(&t, 0, m->train_diffusion.num_timesteps, &B, 1, m->device, tr->gen));
         DDAD_TRY(ddad_noise_draw(&noise, cfg->diffusion.noise, cfg->diffusion.noise_discount, shape, 4, m->device,

@@ -18,7 +18,8 @@
  * training image is computed once and kept (core/nn/target_cache.h, up to
  * train.target_cache_mb).
  *
- * One step: t ~ U{0 .. steps-1} and noise ~ N(0, I) from the noise generator,
+ * One step: t ~ U{0 .. steps-1} and noise ~ N(0, I) (or pyramid noise,
+ * diffusion.noise; noise.h) from the noise generator,
  * x_t = q_sample(x0, t, noise), the UNet (with the feature head at
  * features.train_size), the frozen extractor's features of x0 as the target,
  * loss = mean_batch(mse + vlb_weight * vb) + feature_loss_weight * feat_mse

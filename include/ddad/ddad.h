@@ -105,7 +105,8 @@ DDAD_API ddad_status_t ddad_scorer_open(ddad_scorer_t **out, const char *run_dir
 
 /* The same with configuration overrides ("score.batch_size=8", applied to
  * the run's own config before the model is built; model.* keys must still
- * match the checkpoint). */
+ * match the checkpoint, and diffusion.noise / noise_discount are refused
+ * (DDAD_STATUS_CONFIG) when they differ from the noise it was trained with). */
 DDAD_API ddad_status_t ddad_scorer_open_with(ddad_scorer_t **out, const char *run_dir_or_checkpoint, const char *device,
                                     const char *const *overrides, int n_overrides);
 
