@@ -271,17 +271,13 @@ ddad_status_t ddad_checkpoint_read_config(const char *path, ddad_config_t *cfg)
     return st;
 }
 
-ddad_status_t ddad_checkpoint_check_noise(const char *checkpoint, const ddad_config_t *cfg)
+ddad_status_t ddad_config_check_noise(const ddad_config_t *trained, const ddad_config_t *cfg, const char *checkpoint)
 {
-    ddad_config_t trained;
-    ddad_status_t st = ddad_checkpoint_read_config(checkpoint, &trained);
-    if (st != DDAD_OK)
-        return ddad_fail_context(st, "reading the config stored in %s to check diffusion.noise", checkpoint);
     static const char *const keys[] = {"diffusion.noise", "diffusion.noise_discount"};
-    const int n_keys = trained.diffusion.noise == DDAD_NOISE_PYRAMID ? 2 : 1; /* white has no discount */
+    const int n_keys = trained->diffusion.noise == DDAD_NOISE_PYRAMID ? 2 : 1; /* white has no discount */
     for (int k = 0; k < n_keys; k++) {
         char was[64] = "", is[64] = "";
-        ddad_config_get_text(&trained, keys[k], was, sizeof was);
+        ddad_config_get_text(trained, keys[k], was, sizeof was);
         ddad_config_get_text(cfg, keys[k], is, sizeof is);
         if (strcmp(was, is))
             return ddad_fail(DDAD_STATUS_CONFIG,
@@ -290,6 +286,15 @@ ddad_status_t ddad_checkpoint_check_noise(const char *checkpoint, const ddad_con
                              checkpoint, keys[k], was, is, keys[k], was);
     }
     return DDAD_OK;
+}
+
+ddad_status_t ddad_checkpoint_check_noise(const char *checkpoint, const ddad_config_t *cfg)
+{
+    ddad_config_t trained;
+    ddad_status_t st = ddad_checkpoint_read_config(checkpoint, &trained);
+    if (st != DDAD_OK)
+        return ddad_fail_context(st, "reading the config stored in %s to check diffusion.noise", checkpoint);
+    return ddad_config_check_noise(&trained, cfg, checkpoint);
 }
 
 void ddad_checkpoint_path(char *buf, size_t cap, const char *run_dir, int64_t step)

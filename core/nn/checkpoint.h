@@ -67,6 +67,9 @@ ddad_status_t ddad_checkpoint_read_config(const char *path, ddad_config_t *cfg);
  * the weights cannot tell: these are not model.* keys. Checkpoints saved
  * before the keys existed read as white noise. */
 ddad_status_t ddad_checkpoint_check_noise(const char *path, const ddad_config_t *cfg);
+/* The same check on the checkpoint's config when it has been read already
+ * (checkpoint names it in the message). */
+ddad_status_t ddad_config_check_noise(const ddad_config_t *trained, const ddad_config_t *cfg, const char *checkpoint);
 
 /* "<run_dir>/checkpoints/step_<step, 7 digits>.h5" */
 void ddad_checkpoint_path(char *buf, size_t cap, const char *run_dir, int64_t step);

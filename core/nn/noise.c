@@ -1,9 +1,10 @@
 /* core/nn/noise.c - white and pyramid noise (see noise.h). */
 #include "noise.h"
 
-/* pyramid noise of a 4-d shape (N, C, H, W) */
-static ddad_status_t pyramid(ddad_tensor_t **out, double discount, const int64_t *shape, ddad_device_t dev,
-                             ddad_generator_t *gen)
+/* pyramid noise drawn as the 4-d shape (N, C, H, W), returned as out_shape
+ * (the same, or (C, H, W) for N = 1) */
+static ddad_status_t pyramid(ddad_tensor_t **out, double discount, const int64_t *shape, const int64_t *out_shape,
+                             int out_ndim, ddad_device_t dev, ddad_generator_t *gen)
 {
     const int64_t N = shape[0], C = shape[1], H = shape[2], W = shape[3];
     size_t mark = ddad_scope_begin();
@@ -28,6 +29,8 @@ static ddad_status_t pyramid(ddad_tensor_t **out, double discount, const int64_t
     const int64_t dims[3] = {1, 2, 3};
     DDAD_TRY(ddad_std_dims(&sd, eps, dims, 3, true, true)); // (N, 1, 1, 1)
     DDAD_TRY(ddad_div(&eps, eps, sd));
+    if (out_ndim == 3)
+        DDAD_TRY(ddad_reshape(&eps, eps, out_shape, 3)); // (C, H, W)
     *out = ddad_tensor_keep(eps);
 fail:
     ddad_scope_end(mark);
@@ -46,16 +49,6 @@ ddad_status_t ddad_noise_draw(ddad_tensor_t **out, ddad_noise_t kind, double dis
         return ddad_fail(DDAD_STATUS_USAGE, "noise: unknown kind %d", (int)kind);
     if (!(discount > 0 && discount <= 1))
         return ddad_fail(DDAD_STATUS_USAGE, "noise: pyramid discount %g outside (0, 1]", discount);
-    if (ndim == 4)
-        return pyramid(out, discount, shape, dev, gen);
-    const int64_t one[4] = {1, shape[0], shape[1], shape[2]};
-    size_t mark = ddad_scope_begin();
-    ddad_status_t st = DDAD_OK;
-    ddad_tensor_t *eps;
-    DDAD_TRY(pyramid(&eps, discount, one, dev, gen));
-    DDAD_TRY(ddad_reshape(&eps, eps, shape, 3)); // (C, H, W)
-    *out = ddad_tensor_keep(eps);
-fail:
-    ddad_scope_end(mark);
-    return st;
+    const int64_t one[4] = {1, shape[0], shape[1], shape[2]}; /* a 3-d shape is one image */
+    return pyramid(out, discount, ndim == 4 ? shape : one, shape, ndim, dev, gen);
 }

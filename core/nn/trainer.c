@@ -342,12 +342,12 @@ static ddad_status_t open_optimizer(ddad_trainer_t *tr)
 
 static ddad_status_t resume_from(ddad_trainer_t *tr, const char *path)
 {
-    /* other noise would leave a model trained half with one noise, half with
-     * the other, and stored as the second */
-    DDAD_TRY_RETURN(ddad_checkpoint_check_noise(path, &tr->cfg));
     ddad_config_t saved;
     ddad_status_t st = ddad_checkpoint_read_config(path, &saved);
     if (st == DDAD_OK) {
+        /* other noise would leave a model trained half with one noise, half
+         * with the other, and stored as the second */
+        DDAD_TRY_RETURN(ddad_config_check_noise(&saved, &tr->cfg, path));
         saved.run = tr->cfg.run; /* the folder may have moved: not part of the experiment */
         char *a = NULL, *b = NULL;
         if (ddad_config_to_yaml(&saved, &a) == DDAD_OK && ddad_config_to_yaml(&tr->cfg, &b) == DDAD_OK &&
