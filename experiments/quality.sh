@@ -24,7 +24,8 @@
 #          model width, image size 128) - each
 #          one is a full training run.
 # --ablations REGEX  only the ablations whose label matches REGEX (grep -E),
-#          e.g. --ablations 'smooth_sigma|paper' for a shorter run.
+#          e.g. --ablations 'smooth_sigma|paper' for a shorter run. An ablation
+#          that resolves to the main setting of CONFIG is skipped.
 # Runs go to <out>/runs (resumed when a checkpoint is there: delete it to retrain).
 # Exit codes: 0 ok, 2 usage or a program not built, 4 no data set found.
 source "$(dirname "$0")/common.sh"
@@ -71,8 +72,13 @@ ablations=(
   "good_timesteps average (the t-averaged map standardised, not each timestep's)|--set score.good_timesteps=average"
   "timesteps 5/50/100 (the paper's)|--set score.timesteps=[5,50,100]"
   "timesteps 1/3/5/10 (small only)|--set score.timesteps=[1,3,5,10]"
+  "timesteps 1/3/5/10/50/100 (cpu_real's)|--set score.timesteps=[1,3,5,10,50,100]"
+  "timesteps 0/1/3/5/10 (cpu_real_texture's)|--set score.timesteps=[0,1,3,5,10]"
   "noise_draws 1|--set score.noise_draws=1"
   "smooth_sigma 0|--set score.smooth_sigma=0"
+  "smooth_sigma 1 (cpu_real_texture's)|--set score.smooth_sigma=1"
+  "smooth_sigma 2 (cpu_real's)|--set score.smooth_sigma=2"
+  "cpu_real's scoring (t 1/3/5/10/50/100, smooth_sigma 2)|--set score.timesteps=[1,3,5,10,50,100] --set score.smooth_sigma=2"
   "smooth_sigma 4|--set score.smooth_sigma=4"
   "alpha 0.5 (feature branch on, random backbone)|--set score.alpha=0.5"
 )
@@ -161,12 +167,17 @@ for d in "${datas[@]}"; do
   for cat in ${cats//,/ }; do
     train_eval "$name" "$droot" "$cat" main "ddad $(basename "$config" .yaml)" || continue
     if [ $quick = 0 ]; then
+      base=(--set "data.root=$droot" --set "data.category=$cat" --set "run.dir=$out/runs/$name" --set "run.name=main"
+            ${sets[@]+"${sets[@]}"})
+      main_cfg=$("$bin/ddad-eval" "$config" "${base[@]}" --print-config 2>/dev/null)
       for a in "${ablations[@]}"; do
         label=${a%%|*}
         wanted "$label" || continue
         read -r -a extra <<< "${a#*|}"
-        s=(--set "data.root=$droot" --set "data.category=$cat" --set "run.dir=$out/runs/$name" --set "run.name=main"
-           ${sets[@]+"${sets[@]}"} "${extra[@]}")
+        s=("${base[@]}" "${extra[@]}")
+        # an ablation that is the main setting of this config (e.g. cpu_real's
+        # timesteps under cpu_real) would only repeat the main row
+        [ "$("$bin/ddad-eval" "$config" "${s[@]}" --print-config 2>/dev/null)" = "$main_cfg" ] && continue
         t1=$(now)
         m=$("$bin/ddad-eval" "$config" "${s[@]}" --quiet --format csv 2>> "$log" | eval_metrics) || m="nan nan nan"
         t2=$(now)

@@ -122,8 +122,11 @@ static void test_quality(void)
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     CU_ASSERT(exists(out, "quality.csv"));
     CU_ASSERT(exists(out, "quality.md"));
-    /* header, the main row, 10 ablations, 2 floors */
-    CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 14", out), 0);
+    /* header, the main row, 12 ablations (of 15: the three that are cpu_real's own
+     * setting are skipped), 2 floors */
+    CU_ASSERT_EQUAL(ddad_test_system("test $(wc -l < %s/quality.csv) -eq 16", out), 0);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q \"cpu_real's\" %s/quality.csv", out), 1);
+    CU_ASSERT_EQUAL(ddad_test_system("grep -q \"timesteps 0/1/3/5/10 (cpu_real_texture's)\" %s/quality.csv", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '^synth,woven,\"floor: patchnn\",0' %s/quality.csv", out), 0);
     CU_ASSERT_EQUAL(ddad_test_system("grep -q '| woven | ddad cpu_real |' %s/quality.md", out), 0);
     /* the deployment check of the main run: its counts as metrics.json has them */
