@@ -124,9 +124,11 @@ static float *host(const ddad_tensor_t *t)
     return b;
 }
 
-/* One timestep against ddad_anomaly_step with the same noise (quirk off / on,
- * white or pyramid noise) and the rgb ablation against the step's pred_xstart. */
-static void check_against_step(bool quirk, bool rgb, ddad_noise_t kind)
+/* One timestep t against ddad_anomaly_step with the same noise (quirk off /
+ * on, white or pyramid noise) and the rgb ablation against the step's
+ * pred_xstart. At t = 0 the map is the decoder NLL (cpu_real_texture.yaml
+ * scores there). */
+static void check_against_step(bool quirk, bool rgb, ddad_noise_t kind, int64_t t)
 {
     ddad_model_t *m = model();
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
@@ -134,7 +136,7 @@ static void check_against_step(bool quirk, bool rgb, ddad_noise_t kind)
     ddad_config_diffusion_t saved_diffusion = m->cfg.diffusion;
     m->cfg.diffusion.noise = kind;
     m->cfg.score.timesteps.n = 1;
-    m->cfg.score.timesteps.v[0] = 50;
+    m->cfg.score.timesteps.v[0] = (int)t;
     m->cfg.score.feature_timestep = quirk ? DDAD_FEATURE_TIMESTEP_RESPACED_QUIRK : DDAD_FEATURE_TIMESTEP_SAME;
     m->cfg.score.method = rgb ? DDAD_SCORE_METHOD_RGB : DDAD_SCORE_METHOD_DDAD;
     float *x = images(1);
@@ -149,7 +151,7 @@ static void check_against_step(bool quirk, bool rgb, ddad_noise_t kind)
     ddad_generator_t *gen = NULL;
     ddad_tensor_t *x0, *noise, *y, *target;
     int64_t sh4[4] = {1, 3, 32, 32}, sh3[3] = {3, 32, 32};
-    CU_ASSERT_EQUAL_FATAL(ddad_generator_create(&gen, ddad_score_noise_seed((uint64_t)m->cfg.seed, 7, 50), DDAD_CPU), DDAD_OK);
+    CU_ASSERT_EQUAL_FATAL(ddad_generator_create(&gen, ddad_score_noise_seed((uint64_t)m->cfg.seed, 7, t), DDAD_CPU), DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_noise_draw(&noise, kind, m->cfg.diffusion.noise_discount, sh3, 3, DDAD_CPU, gen),
                           DDAD_OK);
     CU_ASSERT_EQUAL_FATAL(ddad_reshape(&noise, noise, sh4, 4), DDAD_OK);
@@ -160,7 +162,7 @@ static void check_against_step(bool quirk, bool rgb, ddad_noise_t kind)
     ddad_anomaly_options_default(&opt);
     opt.feature_quirk = quirk;
     ddad_anomaly_step_t s;
-    CU_ASSERT_EQUAL_FATAL(ddad_anomaly_step(&m->score_diffusion, &m->ema, x0, y, 50, noise, rgb ? NULL : target, &opt, &s),
+    CU_ASSERT_EQUAL_FATAL(ddad_anomaly_step(&m->score_diffusion, &m->ema, x0, y, t, noise, rgb ? NULL : target, &opt, &s),
                           DDAD_OK);
     int64_t one = 1;
     ddad_tensor_t *ref;
@@ -195,10 +197,11 @@ static void check_against_step(bool quirk, bool rgb, ddad_noise_t kind)
     free(x);
 }
 
-static void test_matches_anomaly_step(void) { check_against_step(false, false, DDAD_NOISE_WHITE); }
-static void test_quirk_matches_anomaly_step(void) { check_against_step(true, false, DDAD_NOISE_WHITE); }
-static void test_rgb_ablation(void) { check_against_step(false, true, DDAD_NOISE_WHITE); }
-static void test_pyramid_matches_anomaly_step(void) { check_against_step(false, false, DDAD_NOISE_PYRAMID); }
+static void test_matches_anomaly_step(void) { check_against_step(false, false, DDAD_NOISE_WHITE, 50); }
+static void test_quirk_matches_anomaly_step(void) { check_against_step(true, false, DDAD_NOISE_WHITE, 50); }
+static void test_rgb_ablation(void) { check_against_step(false, true, DDAD_NOISE_WHITE, 50); }
+static void test_pyramid_matches_anomaly_step(void) { check_against_step(false, false, DDAD_NOISE_PYRAMID, 50); }
+static void test_t0_matches_anomaly_step(void) { check_against_step(false, false, DDAD_NOISE_PYRAMID, 0); }
 
 /* METHOD.md section 5 on numbers small enough to do by hand. */
 static void test_combination_hand_case(void)
@@ -444,6 +447,7 @@ int main(void)
         {"one timestep = ddad_anomaly_step", test_matches_anomaly_step},
         {"quirk mode = ddad_anomaly_step with feature_quirk", test_quirk_matches_anomaly_step},
         {"pyramid noise: one timestep = ddad_anomaly_step with that noise", test_pyramid_matches_anomaly_step},
+        {"respaced t = 0 (decoder NLL) = ddad_anomaly_step", test_t0_matches_anomaly_step},
         {"rgb ablation = x0-prediction error", test_rgb_ablation},
         {"combination and top-k by hand", test_combination_hand_case},
         {"bilinear resize = torch", test_resize_matches_torch},
