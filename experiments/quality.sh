@@ -105,12 +105,19 @@ eval_metrics() { awk -F, 'NR == 2 { print $3, $4, $5 }'; }
 
 row() { echo "$1,$2,\"$3\",$4,$5,$6,$7,$8" >> "$csv"; }
 
+# run_args NAME ROOT CAT RUN_NAME: the options that point a program at one
+# run of CAT (with the user's --set options) -> the array ra
+run_args() {
+  ra=(--set "data.root=$2" --set "data.category=$3" --set "run.dir=$out/runs/$1" --set "run.name=$4"
+      ${sets[@]+"${sets[@]}"})
+}
+
 # train_eval NAME ROOT CAT RUN_NAME SETS... : trains (or resumes), evaluates; appends a row
 train_eval() {
   local name=$1 droot=$2 cat=$3 rname=$4 setting=$5
   shift 5
-  local s=(--set "data.root=$droot" --set "data.category=$cat" --set "run.dir=$out/runs/$name" --set "run.name=$rname"
-           ${sets[@]+"${sets[@]}"} "$@")
+  run_args "$name" "$droot" "$cat" "$rname"
+  local s=("${ra[@]}" "$@")
   local t0 t1 t2 m
   t0=$(now)
   "$bin/ddad-train" "$config" "${s[@]}" --resume --quiet >> "$log" 2>&1 ||
@@ -167,8 +174,8 @@ for d in "${datas[@]}"; do
   for cat in ${cats//,/ }; do
     train_eval "$name" "$droot" "$cat" main "ddad $(basename "$config" .yaml)" || continue
     if [ $quick = 0 ]; then
-      base=(--set "data.root=$droot" --set "data.category=$cat" --set "run.dir=$out/runs/$name" --set "run.name=main"
-            ${sets[@]+"${sets[@]}"})
+      run_args "$name" "$droot" "$cat" main
+      base=("${ra[@]}")
       main_cfg=$("$bin/ddad-eval" "$config" "${base[@]}" --print-config 2>/dev/null)
       for a in "${ablations[@]}"; do
         label=${a%%|*}
